@@ -1,0 +1,122 @@
+"""What every frontend shares: the handler registry (by op name and opset version), the
+context a handler reads its node through, and how `--input`, `--input_shape` and `--batch`
+override the shapes of the model's inputs."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..errors import UnsupportedOpsError, UserInputError
+from ..graph import Graph, Output
+from ..options import ConversionOptions, Shape
+
+Handler = Callable[["NodeContext"], "list[Output] | Output"]
+
+
+class HandlerRegistry:
+    """Handlers of one framework, each registered for an op name from an opset version on.
+
+    `lookup(op, version)` returns the handler with the highest `since` not above `version`,
+    as ONNX's own reference implementation picks operator versions."""
+
+    def __init__(self, framework: str):
+        self.framework = framework
+        self._handlers: dict[str, list[tuple[int, Handler]]] = {}
+
+    def register(self, *op_types: str, since: int = 1) -> Callable[[Handler], Handler]:
+        def decorate(fn: Handler) -> Handler:
+            for op_type in op_types:
+                versions = self._handlers.setdefault(op_type, [])
+                versions.append((since, fn))
+                versions.sort(key=lambda item: item[0])
+            return fn
+        return decorate
+
+    def lookup(self, op_type: str, version: int = 1) -> Handler | None:
+        chosen = None
+        for since, fn in self._handlers.get(op_type, ()):
+            if since <= version:
+                chosen = fn
+        return chosen
+
+    def supported(self) -> list[str]:
+        return sorted(self._handlers)
+
+    def check_supported(self, nodes: list[tuple[str, str, int]]) -> None:
+        """Raise one error listing every (op, node name) that has no handler."""
+        missing = [(op, name) for op, name, version in nodes if self.lookup(op, version) is None]
+        if missing:
+            raise UnsupportedOpsError(self.framework, missing)
+
+
+class NodeContext:
+    """A source node as its handler sees it. Frontends subclass it to decode attributes."""
+
+    def __init__(self, graph: Graph, name: str, op_type: str, inputs: list[Output | None],
+                 attrs: dict[str, Any], opset: int = 1, num_outputs: int = 1):
+        self.graph = graph
+        self.name = name
+        self.op_type = op_type
+        self.inputs = inputs
+        self.attrs = attrs
+        self.opset = opset
+        self.num_outputs = num_outputs
+
+    def input(self, index: int) -> Output:
+        if index >= len(self.inputs) or self.inputs[index] is None:
+            raise UserInputError(f"{self.op_type} node {self.name!r} lacks its input {index}")
+        return self.inputs[index]
+
+    def has_input(self, index: int) -> bool:
+        return index < len(self.inputs) and self.inputs[index] is not None
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        return self.attrs.get(name, default)
+
+    def op(self, op_type: str, *inputs: Output, **attrs: Any) -> Output:
+        """Add an OpenVINO op named after this source node."""
+        return self.graph.op(op_type, *inputs, name=self.name, **attrs)
+
+    def const(self, value: Any, dtype: Any = None) -> Output:
+        return self.graph.const(value, name=f"{self.name}/const", dtype=dtype)
+
+    def error(self, message: str) -> UserInputError:
+        return UserInputError(f"{self.op_type} node {self.name!r}: {message}")
+
+
+def input_overrides(model_inputs: list[tuple[str, Shape | None]],
+                    options: ConversionOptions) -> dict[str, Shape | None]:
+    """The shape each model input gets after `--input`, `--input_shape` and `--batch`.
+
+    `model_inputs` lists (name, shape from the model) in model order. Names given by `--input`
+    must exist; `--input_shape` applies by position to the `--input` names or, without them, to
+    the model's inputs; `--batch` then sets dimension 0 of every input."""
+    names = [name for name, _ in model_inputs]
+    shapes = dict(model_inputs)
+    order = [cut.name for cut in options.input] or names
+    for cut in options.input:
+        if cut.name not in shapes:
+            raise UserInputError(f"--input names {cut.name!r}, which is not an input of the model "
+                                 f"(its inputs: {', '.join(names)})")
+        if cut.shape is not None:
+            shapes[cut.name] = cut.shape
+    if options.input_shape:
+        if len(options.input_shape) != len(order):
+            raise UserInputError(f"--input_shape gives {len(options.input_shape)} shape(s) for "
+                                 f"{len(order)} input(s) ({', '.join(order)})")
+        for name, shape in zip(order, options.input_shape):
+            _check_rank(name, shapes[name], shape)
+            shapes[name] = shape
+    if options.batch is not None:
+        for name, shape in shapes.items():
+            if not shape:
+                raise UserInputError(f"--batch cannot apply to input {name!r}: its rank is unknown "
+                                     f"or 0; give --input_shape instead")
+            shapes[name] = (options.batch, *shape[1:])
+    return shapes
+
+
+def _check_rank(name: str, model_shape: Shape | None, shape: Shape) -> None:
+    if model_shape is not None and len(model_shape) != len(shape):
+        raise UserInputError(f"--input_shape gives input {name!r} rank {len(shape)} "
+                             f"{list(shape)}, but the model's input has rank {len(model_shape)} "
+                             f"{list(model_shape)}")

@@ -1,0 +1,146 @@
+"""Serialize a `Graph` as IR v11: `NAME.xml` (lxml) and `NAME.bin` (numpy bytes).
+
+Layers get ids in the graph's topological order, constants are laid out in the .bin in that
+same order with identical blobs stored once, and every attribute is formatted the way OpenVINO's
+own serializer does, so the same graph always gives byte-identical files.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from lxml import etree
+
+from .. import element_types
+from ..graph import Graph, Node, Shape
+from ..ops import spec
+
+
+def format_attribute(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ", ".join(format_attribute(v) for v in value)
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return str(value)
+
+
+def _parameter_shape(shape: Shape) -> str:
+    return "..." if shape is None else ",".join("?" if d == -1 else str(d) for d in shape)
+
+
+def _add_port(parent: etree._Element, port_id: int, shape: Shape, element_type: str | None,
+              names: set[str] | None = None) -> None:
+    port = etree.SubElement(parent, "port", id=str(port_id),
+                            precision=element_types.precision(element_type or "f32"))
+    if names:
+        port.set("names", ",".join(sorted(n.replace(",", "\\,") for n in names)))
+    for dim in shape or ():
+        etree.SubElement(port, "dim").text = str(dim)
+
+
+class _BinLayout:
+    """Places constant blobs in the .bin, storing each distinct blob once."""
+
+    def __init__(self):
+        self.blobs: list[np.ndarray] = []
+        self.size = 0
+        self._offsets: dict[tuple, int] = {}
+
+    def place(self, array: np.ndarray) -> tuple[int, int]:
+        data = np.ascontiguousarray(array)
+        key = (data.dtype.str, data.nbytes, hashlib.blake2b(data.view(np.uint8).reshape(-1)).digest())
+        if key not in self._offsets:
+            self._offsets[key] = self.size
+            self.blobs.append(data)
+            self.size += data.nbytes
+        return self._offsets[key], data.nbytes
+
+
+def _layer_data(node: Node, layout: _BinLayout) -> dict[str, str] | None:
+    if node.op == "Const":
+        offset, size = layout.place(node.value)
+        info = node.outputs[0]
+        return {"element_type": info.element_type, "shape": format_attribute(list(node.value.shape)),
+                "offset": str(offset), "size": str(size)}
+    if node.op == "Parameter":
+        info = node.outputs[0]
+        return {"shape": _parameter_shape(info.shape), "element_type": info.element_type}
+    op = spec(node.op)
+    unknown = set(node.attrs) - set(op.attributes)
+    if unknown:
+        raise ValueError(f"{node.op} {node.name!r} has attributes {sorted(unknown)} the IR "
+                         f"does not define (known: {list(op.attributes)})")
+    data = {k: format_attribute(node.attrs[k]) for k in op.attributes if k in node.attrs}
+    return data if data or op.attributes else None
+
+
+def build_xml(graph: Graph, rt_info: dict[str, Any] | None = None) -> tuple[etree._Element, _BinLayout]:
+    nodes = graph.nodes()
+    ids = {id(node): i for i, node in enumerate(nodes)}
+    layout = _BinLayout()
+    net = etree.Element("net", name=graph.name, version="11")
+    layers = etree.SubElement(net, "layers")
+    edges = []
+    for node in nodes:
+        layer = etree.SubElement(layers, "layer", id=str(ids[id(node)]), name=node.name,
+                                 type=node.op, version=spec(node.op).version)
+        data = _layer_data(node, layout)
+        if data is not None:
+            etree.SubElement(layer, "data", data)
+        if node.rt_info:
+            rt = etree.SubElement(layer, "rt_info")
+            for key, version in sorted(node.rt_info.items()):
+                etree.SubElement(rt, "attribute", name=key, version=version)
+        if node.inputs:
+            inputs = etree.SubElement(layer, "input")
+            for port, source in enumerate(node.inputs):
+                _add_port(inputs, port, source.shape, source.element_type)
+                edges.append((ids[id(source.node)], len(source.node.inputs) + source.index,
+                              ids[id(node)], port))
+        if node.outputs:
+            outputs = etree.SubElement(layer, "output")
+            for index, info in enumerate(node.outputs):
+                _add_port(outputs, len(node.inputs) + index, info.shape, info.element_type, info.names)
+    edge_list = etree.SubElement(net, "edges")
+    for from_layer, from_port, to_layer, to_port in sorted(edges, key=lambda e: (e[2], e[3])):
+        etree.SubElement(edge_list, "edge", {"from-layer": str(from_layer), "from-port": str(from_port),
+                                             "to-layer": str(to_layer), "to-port": str(to_port)})
+    if rt_info:
+        _add_rt_info(etree.SubElement(net, "rt_info"), rt_info)
+    return net, layout
+
+
+def _add_rt_info(parent: etree._Element, info: dict[str, Any]) -> None:
+    for key in sorted(info):
+        value = info[key]
+        if isinstance(value, dict):
+            _add_rt_info(etree.SubElement(parent, key), value)
+        else:
+            etree.SubElement(parent, key, value=format_attribute(value))
+
+
+def write_ir(graph: Graph, xml_path: str | os.PathLike, rt_info: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """Write `xml_path` and the .bin beside it; each appears whole or not at all."""
+    xml_path = Path(xml_path)
+    bin_path = xml_path.with_suffix(".bin")
+    net, layout = build_xml(graph, rt_info)
+    xml_bytes = etree.tostring(net, pretty_print=True, xml_declaration=True, encoding="utf-8")
+    xml_path.parent.mkdir(parents=True, exist_ok=True)
+    bin_tmp = bin_path.with_name(f".{bin_path.name}.{os.getpid()}.tmp")
+    xml_tmp = xml_path.with_name(f".{xml_path.name}.{os.getpid()}.tmp")
+    try:
+        with open(bin_tmp, "wb") as f:
+            for blob in layout.blobs:
+                f.write(memoryview(blob.reshape(-1)).cast("B"))
+        xml_tmp.write_bytes(xml_bytes)
+        os.replace(bin_tmp, bin_path)
+        os.replace(xml_tmp, xml_path)
+    finally:
+        bin_tmp.unlink(missing_ok=True)
+        xml_tmp.unlink(missing_ok=True)
+    return xml_path, bin_path

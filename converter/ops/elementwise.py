@@ -1,0 +1,81 @@
+"""Element-wise ops: binary arithmetic with numpy broadcasting, and unary activations."""
+import numpy as np
+
+from ._shapes import broadcast
+from . import OpSpec, register
+
+
+class _Binary(OpSpec):
+    attributes = ("auto_broadcast",)
+    boolean_result = False
+
+    @classmethod
+    def infer(cls, node):
+        a, b = node.inputs
+        element_type = "boolean" if cls.boolean_result else a.element_type
+        return [(broadcast(a.shape, b.shape), element_type)]
+
+
+def _binary(name, fn, boolean_result=False):
+    cls = type(name, (_Binary,), {
+        "type": name,
+        "boolean_result": boolean_result,
+        "evaluate": staticmethod(lambda node, v: [np.asarray(fn(v[0], v[1])).astype(
+            np.bool_ if boolean_result else v[0].dtype)]),
+    })
+    return register(cls)
+
+
+Add = _binary("Add", np.add)
+Subtract = _binary("Subtract", np.subtract)
+Multiply = _binary("Multiply", np.multiply)
+Maximum = _binary("Maximum", np.maximum)
+Minimum = _binary("Minimum", np.minimum)
+SquaredDifference = _binary("SquaredDifference", lambda a, b: (a - b) ** 2)
+Power = _binary("Power", np.power)
+Equal = _binary("Equal", np.equal, boolean_result=True)
+Less = _binary("Less", np.less, boolean_result=True)
+Greater = _binary("Greater", np.greater, boolean_result=True)
+
+
+def _divide(a, b):
+    """OpenVINO's Divide floors integer quotients (its default `m_pythondiv`), as numpy does."""
+    if np.issubdtype(a.dtype, np.integer):
+        return np.floor_divide(a, b)
+    return np.divide(a, b)
+
+
+Divide = _binary("Divide", _divide)
+
+
+class _Unary(OpSpec):
+    @staticmethod
+    def infer(node):
+        return [(node.inputs[0].shape, node.inputs[0].element_type)]
+
+
+def _unary(name, fn, attributes=()):
+    cls = type(name, (_Unary,), {
+        "type": name,
+        "attributes": attributes,
+        "evaluate": staticmethod(lambda node, v: [np.asarray(fn(node, v[0])).astype(v[0].dtype)]),
+    })
+    return register(cls)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+Relu = _unary("ReLU", lambda n, x: np.maximum(x, 0))
+Clamp = _unary("Clamp", lambda n, x: np.clip(x, n.attrs["min"], n.attrs["max"]), ("min", "max"))
+Sigmoid = _unary("Sigmoid", lambda n, x: _sigmoid(x))
+Tanh = _unary("Tanh", lambda n, x: np.tanh(x))
+Exp = _unary("Exp", lambda n, x: np.exp(x))
+Log = _unary("Log", lambda n, x: np.log(x))
+Sqrt = _unary("Sqrt", lambda n, x: np.sqrt(x))
+Abs = _unary("Abs", lambda n, x: np.abs(x))
+Negative = _unary("Negative", lambda n, x: np.negative(x))
+Floor = _unary("Floor", lambda n, x: np.floor(x))
+Ceiling = _unary("Ceiling", lambda n, x: np.ceil(x))
+Elu = _unary("Elu", lambda n, x: np.where(x > 0, x, n.attrs["alpha"] * (np.exp(x) - 1)), ("alpha",))

@@ -1,0 +1,305 @@
+"""Conversion options under the Model Optimizer's flag names, parsed once into a frozen value.
+
+Every flag can be given as mo's command line spells it (`input_shape="[1,3,224,224]"`,
+`mean_values="data[123,117,104]"`) or as a structured value (`input_shape=[1, 3, 224, 224]`,
+`mean_values={"data": [123, 117, 104]}`), which is what a TOML manifest gives. Both normalize to
+the same `ConversionOptions`, whose `canonical()` form keys the build cache.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping
+
+from .errors import UserInputError
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class InputCut:
+    """One entry of `--input`: a tensor to feed, optionally with a shape or a frozen value."""
+
+    name: str
+    shape: Shape | None = None
+    value: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ConversionOptions:
+    input_model: str | None = None
+    output_dir: str = "."
+    model_name: str | None = None
+    framework: str | None = None
+    input: tuple[InputCut, ...] = ()
+    output: tuple[str, ...] = ()
+    input_shape: tuple[Shape, ...] = ()
+    batch: int | None = None
+    mean_values: tuple[tuple[str, tuple[float, ...]], ...] = ()   # ("" = every input)
+    scale_values: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    scale: float | None = None
+    reverse_input_channels: bool = False
+    data_type: str = "FP32"
+    disable_fusing: bool = False
+    disable_gfusing: bool = False
+    input_model_is_text: bool = False
+    input_checkpoint: str | None = None
+    input_meta_graph: str | None = None
+    saved_model_dir: str | None = None
+    saved_model_tags: tuple[str, ...] = ()
+    tensorflow_object_detection_api_pipeline_config: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_flags(cls, flags: Mapping[str, Any]) -> "ConversionOptions":
+        """Validate and normalize `flags`; the error names the flag that is wrong."""
+        known = {f.name for f in fields(cls)} - {"extra"}
+        values: dict[str, Any] = {}
+        for key, raw in flags.items():
+            if raw is None:
+                continue
+            if key in IGNORED_FLAGS:
+                continue
+            if key not in known:
+                raise UserInputError(f"unknown conversion flag {key!r}; known flags: "
+                                     f"{', '.join(sorted(known - {'extra'}))}")
+            try:
+                values[key] = _PARSERS.get(key, _text)(raw)
+            except (ValueError, TypeError) as exc:
+                raise UserInputError(f"flag {key}: {exc}") from None
+        options = cls(**values)
+        options._check_consistency()
+        return options
+
+    def _check_consistency(self) -> None:
+        if self.input_shape and self.input and len(self.input_shape) != len(self.input):
+            raise UserInputError(f"flag input_shape gives {len(self.input_shape)} shape(s) but "
+                                 f"input names {len(self.input)} input(s)")
+        if self.batch is not None and self.batch < 1:
+            raise UserInputError(f"flag batch: expected a positive integer, got {self.batch}")
+        for flag in ("mean_values", "scale_values"):
+            for _, values in getattr(self, flag):
+                if self.reverse_input_channels and len(values) not in (1, 3):
+                    raise UserInputError(f"flag {flag}: reverse_input_channels needs 3 values "
+                                         f"per input, got {len(values)}")
+
+    def replace(self, **changes: Any) -> "ConversionOptions":
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(changes)
+        return ConversionOptions(**data)
+
+    def canonical(self) -> dict[str, Any]:
+        """A JSON-ready form with every default left out: two spellings of one conversion agree."""
+        default = ConversionOptions()
+        out = {}
+        for f in fields(self):
+            if f.name in ("extra", "input_model", "output_dir", "model_name"):
+                continue
+            value = getattr(self, f.name)
+            if value != getattr(default, f.name):
+                out[f.name] = _jsonable(value)
+        return out
+
+    def per_input(self, flag: str, input_name: str, index: int) -> tuple[float, ...] | None:
+        """The mean or scale values for one input: named ones first, then an unnamed list."""
+        entries = dict(getattr(self, flag))
+        if input_name in entries:
+            return entries[input_name]
+        return entries.get("")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, InputCut):
+        return {k: _jsonable(v) for k, v in asdict(value).items() if v is not None}
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+# Flags mo accepts that do not change the IR here.
+IGNORED_FLAGS = {"log_level", "silent", "progress", "stream_output", "static_shape", "keep_shape_ops",
+                 "disable_resnet_optimization", "generate_deprecated_IR_V7", "steps", "version",
+                 "compress_to_fp16"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsers: each takes a command-line string or a structured (TOML) value.
+
+def _text(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise TypeError(f"expected text, got {raw!r}")
+    return raw
+
+
+def _switch(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0", "yes", "no"):
+        return raw.lower() in ("true", "1", "yes")
+    raise TypeError(f"expected true or false, got {raw!r}")
+
+
+def _positive_int(raw: Any) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise TypeError(f"expected a positive integer, got {raw!r}")
+    value = int(raw)
+    if value < 1:
+        raise ValueError(f"expected a positive integer, got {raw!r}")
+    return value
+
+
+def _number(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise TypeError(f"expected a number, got {raw!r}")
+    value = float(raw)
+    if value == 0:
+        raise ValueError("must not be zero")
+    return value
+
+
+def _dim(text: str) -> int:
+    text = text.strip()
+    if text in ("?", "-1"):
+        return -1
+    if not re.fullmatch(r"\d+", text):
+        raise ValueError(f"{text!r} is not a dimension (a non-negative integer, ? or -1)")
+    return int(text)
+
+
+def _shape_from(raw: Any) -> Shape:
+    if isinstance(raw, (list, tuple)):
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= -1 for d in raw):
+            raise ValueError(f"{list(raw)} is not a shape (integers, -1 for a dynamic dimension)")
+        return tuple(int(d) for d in raw)
+    body = str(raw).strip()
+    if not body:
+        return ()
+    return tuple(_dim(d) for d in re.split(r"[,\s]+", body))
+
+
+def parse_input_shape(raw: Any) -> tuple[Shape, ...]:
+    """`[1,3,224,224]`, `(1,224,224,3),[2,4]`, `[1, 3, 224, 224]` or `[[1,3,224,224], [2,4]]`."""
+    if isinstance(raw, (list, tuple)):
+        if raw and all(isinstance(s, (list, tuple)) for s in raw):
+            return tuple(_shape_from(s) for s in raw)
+        return (_shape_from(raw),)
+    text = str(raw).strip()
+    groups = re.findall(r"[\[(]([^\])]*)[\])]", text)
+    leftover = re.sub(r"[\[(][^\])]*[\])]", "", text).replace(",", "").strip()
+    if not groups or leftover:
+        raise ValueError(f"{text!r} is not a shape list like [1,3,224,224] or [1,3,224,224],[2,4]")
+    return tuple(_shape_from(g) for g in groups)
+
+
+def parse_input(raw: Any) -> tuple[InputCut, ...]:
+    """`data`, `data[1 3 224 224]`, `a,b[2 4]->[1 2 3 4 5 6 7 8]` or a list of such names."""
+    items = raw if isinstance(raw, (list, tuple)) else _split_top_level(str(raw))
+    cuts = []
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"expected input names, got {item!r}")
+        match = re.fullmatch(r"\s*([^\[\]]+?)\s*(?:\[([^\]]*)\])?\s*(?:->\s*(.+))?\s*", item)
+        if not match or not match.group(1):
+            raise ValueError(f"{item!r} is not an input like name, name[1 3 224 224] or name->[1 2]")
+        name, shape, value = match.groups()
+        cuts.append(InputCut(name, None if shape is None else _shape_from(shape),
+                             None if value is None else _values(value)))
+    return tuple(cuts)
+
+
+def parse_output(raw: Any) -> tuple[str, ...]:
+    items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+    names = tuple(str(i).strip() for i in items if str(i).strip())
+    if not names:
+        raise ValueError("expected at least one output name")
+    return names
+
+
+def _values(text: str) -> tuple[float, ...]:
+    body = text.strip().strip("[]()")
+    try:
+        return tuple(float(v) for v in re.split(r"[,\s]+", body.strip()) if v)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a list of numbers") from None
+
+
+def parse_per_input_values(raw: Any) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    """`[123,117,104]`, `data[255,255,255],info[1,1,1]`, `[1, 2, 3]` or `{data = [1, 2, 3]}`."""
+    if isinstance(raw, Mapping):
+        return tuple(sorted((str(k), _numbers(v)) for k, v in raw.items()))
+    if isinstance(raw, (list, tuple)):
+        return (("", _numbers(raw)),)
+    text = str(raw).strip()
+    entries = re.findall(r"([^\[\](),]*)[\[(]([^\])]*)[\])]", text)
+    leftover = re.sub(r"[^\[\](),]*[\[(][^\])]*[\])]", "", text).replace(",", "").strip()
+    if not entries or leftover:
+        raise ValueError(f"{text!r} is not like [123,117,104] or data[123,117,104]")
+    parsed = tuple((name.strip(), _values(body)) for name, body in entries)
+    if any(not values for _, values in parsed):
+        raise ValueError(f"{text!r} has an empty list of values")
+    return parsed
+
+
+def _numbers(raw: Any) -> tuple[float, ...]:
+    if isinstance(raw, str):
+        return _values(raw)
+    if not isinstance(raw, (list, tuple)) or not raw or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw):
+        raise ValueError(f"{raw!r} is not a non-empty list of numbers")
+    return tuple(float(v) for v in raw)
+
+
+def parse_data_type(raw: Any) -> str:
+    aliases = {"FP32": "FP32", "FLOAT": "FP32", "FP16": "FP16", "HALF": "FP16"}
+    key = str(raw).upper()
+    if key not in aliases:
+        raise ValueError(f"{raw!r} is not one of FP32, FP16 (or float, half)")
+    return aliases[key]
+
+
+def parse_framework(raw: Any) -> str:
+    value = str(raw).lower()
+    if value not in ("onnx", "tf"):
+        raise ValueError(f"{raw!r} is not a supported framework (onnx, tf)")
+    return value
+
+
+def parse_tags(raw: Any) -> tuple[str, ...]:
+    items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+    return tuple(str(t).strip() for t in items if str(t).strip())
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas that are not inside brackets: `a[1,2],b` -> [`a[1,2]`, `b`]."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += ch in "[("
+        depth -= ch in "])"
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return [p for p in parts if p.strip()]
+
+
+_PARSERS = {
+    "input": parse_input,
+    "output": parse_output,
+    "input_shape": parse_input_shape,
+    "batch": _positive_int,
+    "mean_values": parse_per_input_values,
+    "scale_values": parse_per_input_values,
+    "scale": _number,
+    "reverse_input_channels": _switch,
+    "data_type": parse_data_type,
+    "disable_fusing": _switch,
+    "disable_gfusing": _switch,
+    "input_model_is_text": _switch,
+    "framework": parse_framework,
+    "saved_model_tags": parse_tags,
+}
+
+# The flag names a manifest may use (everything but paths, which the pipeline sets itself).
+CONVERSION_FLAGS = frozenset(_PARSERS) | {"tensorflow_object_detection_api_pipeline_config"}

@@ -1,0 +1,5 @@
+"""(being written)"""
+
+
+def run(graph, options) -> int:
+    return 0
