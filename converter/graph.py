@@ -109,7 +109,9 @@ class Graph:
         return self.add(op, list(inputs), attrs, name=name).output()
 
     def const(self, value, name: str | None = None, dtype=None) -> Output:
-        array = np.ascontiguousarray(np.asarray(value, dtype=dtype))
+        array = np.asarray(value, dtype=dtype)
+        if not array.flags.c_contiguous:  # np.ascontiguousarray would turn a scalar into 1-D
+            array = array.copy(order="C")
         node = Node("Const", self.unique_name(name or "Constant"), [], {}, value=array)
         node.outputs[0] = TensorInfo(tuple(array.shape), from_numpy(array.dtype))
         return node.output()
@@ -167,6 +169,17 @@ class Graph:
             node.inputs = [new if source == old else source for source in node.inputs]
         new.info.names |= old.info.names
         old.info.names = set()
+
+    def uses(self, output: Output) -> list[tuple[Node, int]]:
+        """Every (consumer, input index) reading `output`."""
+        return [(node, i) for node in self.nodes() for i, source in enumerate(node.inputs)
+                if source == output]
+
+    @staticmethod
+    def reconnect(uses: list[tuple[Node, int]], new: Output) -> None:
+        """Point exactly the given inputs at `new` (names stay where they are)."""
+        for node, index in uses:
+            node.inputs[index] = new
 
     def infer_shapes(self) -> None:
         from .ops import infer_node

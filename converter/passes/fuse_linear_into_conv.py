@@ -1,5 +1,112 @@
-"""(being written)"""
+"""Fold per-channel Multiply and Add chains into the Convolution before them.
+
+Before: Convolution(x, W) -> Add(b) -> Multiply(s) -> Add(t)       (e.g. a decomposed BatchNorm)
+After:  Convolution(x, W * s[o]) -> Add(b * s + t)
+
+Rules, applied until none matches (c, d constants broadcast along the channel axis only):
+    Multiply(Add(y, c), d)         -> Add(Multiply(y, d), c * d)
+    Add(Add(y, c), d)              -> Add(y, c + d)
+    Multiply(Multiply(y, c), d)    -> Multiply(y, c * d)
+    Multiply(Convolution(x, W), d) -> Convolution(x, W * d per output channel)
+    (GroupConvolution likewise, with W of shape [G, O/G, I/G, ...])
+The intermediate node must have no other consumer, or fusing would change what that reads.
+Skipped entirely with --disable_fusing.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Graph, Node, Output
+
+CONVOLUTIONS = ("Convolution", "GroupConvolution")
 
 
-def run(graph, options) -> int:
-    return 0
+def run(graph: Graph, options=None) -> int:
+    rewrites = 0
+    while _fuse_one(graph):
+        rewrites += 1
+    return rewrites
+
+
+def channel_vector(output: Output, rank: int) -> np.ndarray | None:
+    """The constant as one value per channel (axis 1), or None if it varies along another axis."""
+    value = output.value
+    if value is None or value.ndim > rank:
+        return None
+    full = value.reshape((1,) * (rank - value.ndim) + value.shape)
+    if any(d != 1 for i, d in enumerate(full.shape) if i != 1):
+        return None
+    return full.reshape(-1)
+
+
+def _operands(node: Node) -> tuple[Output, Output] | None:
+    """(variable input, constant input) of a binary op with exactly one constant operand."""
+    a, b = node.inputs
+    if b.value is not None and a.value is None:
+        return a, b
+    if a.value is not None and b.value is None:
+        return b, a
+    return None
+
+
+def _fuse_one(graph: Graph) -> bool:
+    uses = graph.consumers()
+    for node in graph.nodes():
+        if node.op not in ("Multiply", "Add") or node.outputs[0].shape is None:
+            continue
+        operands = _operands(node)
+        if operands is None:
+            continue
+        inner_out, outer_const = operands
+        inner = inner_out.node
+        if len(uses.get(id(inner), [])) != 1 or inner_out.shape != node.outputs[0].shape:
+            continue
+        rank = len(node.outputs[0].shape)
+        if rank < 2 or channel_vector(outer_const, rank) is None:
+            continue
+        if _rewrite(graph, node, inner, outer_const, rank):
+            return True
+    return False
+
+
+def _rewrite(graph: Graph, node: Node, inner: Node, outer: Output, rank: int) -> bool:
+    if node.op == "Multiply" and inner.op in CONVOLUTIONS:
+        return _scale_weights(graph, node, inner, channel_vector(outer, rank))
+    if inner.op not in ("Add", "Multiply"):
+        return False
+    inner_operands = _operands(inner)
+    if inner_operands is None or channel_vector(inner_operands[1], rank) is None:
+        return False
+    y, c = inner_operands
+    combine = {("Multiply", "Add"): np.multiply, ("Add", "Add"): np.add,
+               ("Multiply", "Multiply"): np.multiply}.get((node.op, inner.op))
+    if combine is None:
+        return False
+    shape = [1] * rank
+    shape[1] = -1
+    merged = combine(channel_vector(c, rank), channel_vector(outer, rank)).reshape(shape)
+    merged_const = graph.const(merged.astype(c.value.dtype), name=f"{inner.name}/fused")
+    if (node.op, inner.op) == ("Multiply", "Add"):
+        scaled = graph.op("Multiply", y, outer, name=node.name, auto_broadcast="numpy")
+        result = graph.op("Add", scaled, merged_const, name=inner.name, auto_broadcast="numpy")
+    else:
+        result = graph.op(inner.op, y, merged_const, name=inner.name, auto_broadcast="numpy")
+    graph.replace_uses(node.output(), result)
+    return True
+
+
+def _scale_weights(graph: Graph, node: Node, conv: Node, scale: np.ndarray) -> bool:
+    weights = conv.inputs[1].value
+    if weights is None:
+        return False
+    if conv.op == "Convolution":
+        out_channels = weights.shape[0]
+        factor = np.broadcast_to(scale, (out_channels,)).reshape((-1,) + (1,) * (weights.ndim - 1))
+    else:
+        groups, per_group = weights.shape[:2]
+        factor = np.broadcast_to(scale, (groups * per_group,)).reshape(
+            (groups, per_group) + (1,) * (weights.ndim - 2))
+    new_weights = graph.const((weights * factor).astype(weights.dtype), name=conv.inputs[1].node.name)
+    fused = graph.add(conv.op, [conv.inputs[0], new_weights], conv.attrs, name=conv.name).output()
+    graph.replace_uses(node.output(), fused)
+    return True

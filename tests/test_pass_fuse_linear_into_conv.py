@@ -1,0 +1,59 @@
+"""fuse_linear_into_conv: a decomposed BatchNorm after a convolution folds into its weights."""
+import numpy as np
+import pytest
+
+from converter.graph import Graph
+from converter.passes import constant_folding, fuse_linear_into_conv
+from graph_helpers import conv_attrs, op_counts, rng_input, run_graph, snapshot
+
+
+def conv_bn_graph(op: str = "Convolution", extra_consumer: bool = False) -> Graph:
+    rng = np.random.default_rng(1)
+    g = Graph("conv_bn")
+    x = g.parameter("x", (1, 4, 8, 8), "f32")
+    if op == "Convolution":
+        w = g.const(rng.standard_normal((6, 4, 3, 3)).astype(np.float32))
+    else:
+        w = g.const(rng.standard_normal((2, 3, 2, 3, 3)).astype(np.float32))
+    y = g.op(op, x, w, **conv_attrs())
+    y = g.op("Add", y, g.const(rng.standard_normal((1, 6, 1, 1)).astype(np.float32)), auto_broadcast="numpy")
+    if extra_consumer:
+        g.result(g.op("ReLU", y), "side")
+    y = g.op("Multiply", y, g.const(rng.uniform(0.5, 2, (1, 6, 1, 1)).astype(np.float32)), auto_broadcast="numpy")
+    y = g.op("Add", y, g.const(rng.standard_normal((6, 1, 1)).astype(np.float32)), auto_broadcast="numpy")
+    g.result(g.op("ReLU", y), "y")
+    return g
+
+
+@pytest.mark.parametrize("op", ["Convolution", "GroupConvolution"])
+def test_scale_and_shifts_fold_into_the_convolution(tmp_path, op):
+    graph = conv_bn_graph(op)
+    before = snapshot(graph)
+    assert fuse_linear_into_conv.run(graph) > 0
+    constant_folding.run(graph)
+    counts = op_counts(graph)
+    assert counts["Multiply"] == 0 and counts["Add"] == 1
+    feeds = {"x": rng_input((1, 4, 8, 8))}
+    expected = run_graph(before, tmp_path / "before", feeds)["y"]
+    np.testing.assert_allclose(run_graph(graph, tmp_path / "after", feeds)["y"], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_node_read_elsewhere_is_not_fused(tmp_path):
+    graph = conv_bn_graph(extra_consumer=True)
+    before = snapshot(graph)
+    fuse_linear_into_conv.run(graph)
+    assert op_counts(graph)["Multiply"] == 1  # the Add feeding it is also read by "side"
+    feeds = {"x": rng_input((1, 4, 8, 8))}
+    out_before = run_graph(before, tmp_path / "before", feeds)
+    out_after = run_graph(graph, tmp_path / "after", feeds)
+    for name in ("y", "side"):
+        np.testing.assert_allclose(out_after[name], out_before[name], rtol=1e-5, atol=1e-5)
+
+
+def test_a_constant_varying_along_space_is_left_alone():
+    g = Graph()
+    x = g.parameter("x", (1, 2, 4, 4), "f32")
+    y = g.op("Convolution", x, g.const(np.ones((2, 2, 1, 1), np.float32)), **conv_attrs((0, 0)))
+    y = g.op("Multiply", y, g.const(np.arange(4, dtype=np.float32).reshape(1, 1, 1, 4)), auto_broadcast="numpy")
+    g.result(y, "y")
+    assert fuse_linear_into_conv.run(g) == 0
