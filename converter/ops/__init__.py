@@ -70,3 +70,5 @@ def infer_node(node: Node) -> None:
 
 # The op families; importing them fills OPS.
 from . import basic, elementwise, convolution, pooling, reduction, shape_ops, linear  # noqa: E402,F401
+from . import activation, data_movement  # noqa: E402,F401
+from . import strided_slice  # noqa: E402,F401

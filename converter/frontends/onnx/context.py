@@ -1,0 +1,100 @@
+"""How an ONNX handler sees its node, and constant evaluation of the inputs it needs constant."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...element_types import to_numpy
+from ...graph import Graph, Node, Output
+from ...ops import spec
+from ..common import NodeContext
+
+
+def constant_value(output: Output, memo: dict[int, tuple[Node, list | None]]) -> np.ndarray | None:
+    """The value `output` always has, computed from constants through ops that can evaluate
+    (ShapeOf of a static shape included), or None when it depends on the model's inputs.
+
+    Handlers need constants where ONNX passes shapes, axes or pads as tensors that are often
+    computed (Shape -> Gather -> Concat -> Reshape). Iterative, so long chains are no problem."""
+    stack = [output.node]
+    while stack:
+        node = stack[-1]
+        if id(node) in memo:
+            stack.pop()
+            continue
+        if node.op == "Const":
+            memo[id(node)] = (node, [node.value])
+        elif node.op == "ShapeOf":
+            memo[id(node)] = (node, spec("ShapeOf").fold(node))
+        elif node.op == "Parameter" or spec(node.op).evaluate is None:
+            memo[id(node)] = (node, None)
+        else:
+            pending = [s.node for s in node.inputs if id(s.node) not in memo]
+            if pending:
+                stack.extend(pending)
+                continue
+            values = [memo[id(s.node)][1] for s in node.inputs]
+            if any(v is None for v in values):
+                memo[id(node)] = (node, None)
+            else:
+                inputs = [v[s.index] for v, s in zip(values, node.inputs)]
+                memo[id(node)] = (node, spec(node.op).evaluate(node, inputs))
+        stack.pop()
+    values = memo[id(output.node)][1]
+    return None if values is None else values[output.index]
+
+
+class OnnxNodeContext(NodeContext):
+    """A NodeContext with ONNX attribute defaults and access to constant inputs."""
+
+    def __init__(self, graph: Graph, name: str, op_type: str, inputs: list[Output | None],
+                 attrs: dict[str, Any], opset: int, num_outputs: int,
+                 memo: dict[int, tuple[Node, list | None]]):
+        super().__init__(graph, name, op_type, inputs, attrs, opset, num_outputs)
+        self._memo = memo
+
+    def ints(self, name: str, default: list[int] | None = None) -> list[int] | None:
+        value = self.attrs.get(name)
+        return default if value is None else [int(v) for v in value]
+
+    def const_value(self, index: int) -> np.ndarray | None:
+        """Input `index` as a numpy array when it is constant, else None."""
+        if not self.has_input(index):
+            return None
+        return constant_value(self.input(index), self._memo)
+
+    def required_value(self, index: int, what: str) -> np.ndarray:
+        value = self.const_value(index)
+        if value is None:
+            raise self.error(f"its {what} (input {index}) must be constant, but it depends on "
+                             f"the model's inputs; this is not supported")
+        return value
+
+    def const_input(self, index: int) -> Output:
+        """Input `index`, replaced by a Const when its value is known, so that the ops fed with
+        it infer static shapes."""
+        value = self.const_value(index)
+        source = self.input(index)
+        if value is None or source.node.op == "Const":
+            return source
+        return self.const(value)
+
+    def sub(self, op_type: str, *inputs: Output, suffix: str, **attrs: Any) -> Output:
+        """Add a helper op named `<node name>/<suffix>`; the node's own name stays for the op
+        that produces its result."""
+        return self.graph.op(op_type, *inputs, name=f"{self.name}/{suffix}", **attrs)
+
+    def scalar(self, value: float, like: Output) -> Output:
+        """A scalar constant of the element type of `like`."""
+        return self.const(np.asarray(value, dtype=to_numpy(like.element_type or "f32")))
+
+    def axis(self, value: int, rank: int | None) -> int:
+        """`value` as a non-negative axis of a tensor of rank `rank`."""
+        if rank is None:
+            if value < 0:
+                raise self.error(f"axis {value} needs the input's rank, which is unknown")
+            return value
+        if not -rank <= value < rank:
+            raise self.error(f"axis {value} is out of range for rank {rank}")
+        return value % rank

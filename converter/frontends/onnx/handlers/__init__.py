@@ -1,0 +1,10 @@
+"""ONNX op handlers, one per op type, in modules by family. Each handler reads its node
+through an `OnnxNodeContext` and returns the OpenVINO output(s) of the node's outputs, in
+order; `since` marks the opset from which a handler's reading of the op applies."""
+from ...common import HandlerRegistry
+
+registry = HandlerRegistry("ONNX")
+
+# Importing the modules registers their handlers.
+from . import (activation, conv, elementwise, linear, normalization,  # noqa: E402,F401
+               pool, reduce, shape, tensor)

@@ -1,0 +1,131 @@
+"""Translate a loaded ONNX ModelProto into a Graph of OpenVINO ops, node by node."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from ...element_types import to_numpy
+from ...errors import InternalError, UserInputError
+from ...graph import Graph, Node, Output
+from ...options import ConversionOptions
+from ..common import input_overrides
+from .context import OnnxNodeContext
+from .handlers import registry
+from .model import (DEFAULT_DOMAINS, decode_attribute, tensor_value, value_info_shape,
+                    value_info_type)
+
+
+def node_name(node: onnx.NodeProto) -> str:
+    """ONNX node names are optional: fall back on the first output's name."""
+    return node.name or next((o for o in node.output if o), node.op_type)
+
+
+def op_key(node: onnx.NodeProto) -> str:
+    """The registry key: the op type, qualified by its domain outside the default one."""
+    return node.op_type if node.domain in DEFAULT_DOMAINS else f"{node.domain}.{node.op_type}"
+
+
+class OnnxTranslator:
+    def __init__(self, model: onnx.ModelProto, opset: int, options: ConversionOptions):
+        self.model = model
+        self.opset = opset
+        self.options = options
+        self.graph = Graph(model.graph.name or "model")
+        self.graph.source_layout = "NCHW"
+        self.initializers = {t.name: t for t in model.graph.initializer}
+        self.tensors: dict[str, Output] = {}
+        self.memo: dict[int, tuple[Node, list | None]] = {}
+
+    # -- what to translate ------------------------------------------------------------------
+    def output_names(self) -> list[str]:
+        if not self.options.output:
+            return [o.name for o in self.model.graph.output]
+        known = {o for n in self.model.graph.node for o in n.output if o}
+        known |= {i.name for i in self.model.graph.input} | set(self.initializers)
+        missing = [name for name in self.options.output if name not in known]
+        if missing:
+            raise UserInputError(f"--output names {', '.join(missing)}, which no tensor of the "
+                                 f"model is called (use ONNX tensor names)")
+        return list(self.options.output)
+
+    def needed_nodes(self, outputs: list[str]) -> list[onnx.NodeProto]:
+        """The nodes the outputs depend on, in model order (all of them without --output)."""
+        nodes = list(self.model.graph.node)
+        if not self.options.output:
+            return nodes
+        producer = {o: i for i, n in enumerate(nodes) for o in n.output if o}
+        keep: set[int] = set()
+        stack = [producer[name] for name in outputs if name in producer]
+        while stack:
+            index = stack.pop()
+            if index not in keep:
+                keep.add(index)
+                stack.extend(producer[i] for i in nodes[index].input if i in producer)
+        return [n for i, n in enumerate(nodes) if i in keep]
+
+    # -- building ---------------------------------------------------------------------------
+    def add_inputs(self, nodes: list[onnx.NodeProto], outputs: list[str]) -> None:
+        used = {i for n in nodes for i in n.input} | set(outputs)
+        inputs = [i for i in self.model.graph.input if i.name not in self.initializers]
+        if self.options.output:
+            inputs = [i for i in inputs if i.name in used]
+        shapes = input_overrides([(i.name, value_info_shape(i)) for i in inputs], self.options)
+        frozen = {cut.name: cut.value for cut in self.options.input if cut.value is not None}
+        for info in inputs:
+            element_type = value_info_type(info)
+            if info.name in frozen:
+                self.tensors[info.name] = self.frozen_input(info.name, shapes[info.name],
+                                                            element_type, frozen[info.name])
+            else:
+                self.tensors[info.name] = self.graph.parameter(info.name, shapes[info.name],
+                                                               element_type)
+
+    def frozen_input(self, name: str, shape, element_type: str, value) -> Output:
+        """`--input name[shape]->[values]`: the input becomes a constant."""
+        array = np.asarray(value, dtype=to_numpy(element_type))
+        if shape is not None and -1 not in shape:
+            if array.size != int(np.prod(shape)):
+                raise UserInputError(f"--input {name}: {array.size} value(s) do not fill shape "
+                                     f"{list(shape)}")
+            array = array.reshape(shape)
+        return self.graph.const(array, name=name)
+
+    def tensor(self, name: str, consumer: str) -> Output | None:
+        if not name:
+            return None
+        if name not in self.tensors and name in self.initializers:
+            self.tensors[name] = self.graph.const(tensor_value(self.initializers[name]), name=name)
+        if name not in self.tensors:
+            raise UserInputError(f"node {consumer!r} reads tensor {name!r}, which nothing "
+                                 f"produces (an unused optional output, or a cut input?)")
+        return self.tensors[name]
+
+    def translate(self, node: onnx.NodeProto) -> None:
+        name = node_name(node)
+        inputs = [self.tensor(i, name) for i in node.input]
+        attrs = {a.name: decode_attribute(a) for a in node.attribute}
+        ctx = OnnxNodeContext(self.graph, name, node.op_type, inputs, attrs, self.opset,
+                              len(node.output), self.memo)
+        handler = registry.lookup(op_key(node), self.opset)
+        try:
+            produced = handler(ctx)
+        except (InternalError, ValueError, TypeError, IndexError) as exc:
+            raise InternalError(f"ONNX {node.op_type} node {name!r}: {exc}") from exc
+        produced = [produced] if isinstance(produced, Output) else list(produced)
+        for tensor_name, output in zip(node.output, produced):
+            if not tensor_name or output is None:
+                continue
+            self.tensors[tensor_name] = output
+            if output.node.op not in ("Parameter", "Const"):
+                output.info.names.add(tensor_name)
+
+    def run(self) -> Graph:
+        outputs = self.output_names()
+        nodes = self.needed_nodes(outputs)
+        registry.check_supported([(op_key(n), node_name(n), self.opset) for n in nodes])
+        self.add_inputs(nodes, outputs)
+        for node in nodes:
+            self.translate(node)
+        for name in outputs:
+            self.graph.result(self.tensor(name, "the model's outputs"), name)
+        return self.graph

@@ -1,0 +1,68 @@
+"""The TensorFlow frontend: a frozen GraphDef, a SavedModel or a checkpoint in, a Graph out.
+
+A frozen GraphDef (binary .pb or text .pbtxt) is read with protobuf message classes built
+at runtime (`proto.py`), so converting one never imports TensorFlow. A SavedModel or a
+checkpoint with its meta graph is frozen first by `freeze.py`, which does import it.
+Model inputs and outputs keep TensorFlow's NHWC layout; handlers wrap NCHW-only OpenVINO
+ops in Transposes that the transpose-sinking pass cancels between neighbours.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...errors import UserInputError
+from ...graph import Graph
+from ...options import ConversionOptions
+from .graph_def import parse_graph_def, read_graph_def
+from .translate import translate
+
+__all__ = ["load"]
+
+
+def load(options: ConversionOptions) -> Graph:
+    saved_model = _saved_model_folder(options)
+    if saved_model is not None:
+        return _load_saved_model(saved_model, options)
+    if options.input_meta_graph:
+        return _load_checkpoint(options)
+    if not options.input_model:
+        raise UserInputError("no TensorFlow model given: pass --input_model, --saved_model_dir "
+                             "or --input_meta_graph")
+    graph_def = read_graph_def(options.input_model, options.input_model_is_text)
+    return translate(graph_def, options)
+
+
+def _saved_model_folder(options: ConversionOptions) -> Path | None:
+    if options.saved_model_dir:
+        return Path(options.saved_model_dir)
+    if options.input_model and Path(options.input_model).is_dir():
+        return Path(options.input_model)
+    return None
+
+
+def _load_saved_model(folder: Path, options: ConversionOptions) -> Graph:
+    from .freeze import freeze_saved_model
+
+    frozen = freeze_saved_model(folder, tags=options.saved_model_tags or None)
+    graph_def = parse_graph_def(frozen.graph_def, False, f"{folder} (frozen)")
+    aliases = {tensor: name for name, tensor in frozen.outputs.items()}
+    outputs = options.output or tuple(frozen.outputs.values())
+    return translate(graph_def, options.replace(output=_node_outputs(outputs, frozen.outputs)),
+                     output_aliases=aliases)
+
+
+def _node_outputs(names, signature_outputs: dict[str, str]) -> tuple[str, ...]:
+    """Output names as tensors of the frozen graph; a signature's output names are accepted."""
+    return tuple(signature_outputs.get(name, name) for name in names)
+
+
+def _load_checkpoint(options: ConversionOptions) -> Graph:
+    from .freeze import freeze_checkpoint
+
+    if not options.input_checkpoint:
+        raise UserInputError("--input_meta_graph needs --input_checkpoint (the checkpoint "
+                             "prefix, such as model.ckpt)")
+    frozen = freeze_checkpoint(options.input_meta_graph, options.input_checkpoint,
+                               list(options.output) or None)
+    graph_def = parse_graph_def(frozen.graph_def, False, f"{options.input_meta_graph} (frozen)")
+    return translate(graph_def, options.replace(output=tuple(frozen.outputs.values())))

@@ -1,0 +1,144 @@
+"""Convolutions, pooling, bias and batch normalization.
+
+OpenVINO's convolutions and pools read NCHW: for NHWC data (TensorFlow's default) the data
+goes through Transpose [0,3,1,2] before and [0,2,3,1] after, and the transpose-sinking pass
+cancels the pairs that meet. Weights are transposed by ops on constants, which constant
+folding turns into constants.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ....element_types import to_numpy
+from ....graph import Output
+from ....ops._shapes import same_pads
+from ..context import NCHW_TO_NHWC, NHWC_TO_NCHW, TFNodeContext
+from . import registry
+
+HWIO_TO_OIHW = (3, 2, 0, 1)
+HWCM_TO_CMHW = (2, 3, 0, 1)
+
+
+def _window(ctx: TFNodeContext, data: Output, kernel: list[int], strides: list[int],
+            dilations: list[int], nhwc: bool) -> dict:
+    """pads_begin, pads_end and auto_pad for TensorFlow's `padding` on NCHW `data`."""
+    padding = ctx.attr("padding")
+    zeros = [0] * len(kernel)
+    if padding == "VALID":
+        return {"pads_begin": zeros, "pads_end": zeros, "auto_pad": "valid"}
+    if padding == "EXPLICIT":
+        pairs = np.asarray(ctx.attr("explicit_paddings"), dtype=np.int64).reshape(-1, 2)
+        spatial = pairs[1:3] if nhwc else pairs[2:4]
+        return {"pads_begin": [int(p) for p in spatial[:, 0]],
+                "pads_end": [int(p) for p in spatial[:, 1]], "auto_pad": "explicit"}
+    if padding != "SAME":
+        raise ctx.error(f"padding {padding!r} is not supported")
+    sizes = data.shape[2:] if data.shape is not None else [-1] * len(kernel)
+    if -1 in sizes:
+        return {"pads_begin": zeros, "pads_end": zeros, "auto_pad": "same_upper"}
+    pads = [same_pads(n, k, s, d) for n, k, s, d in zip(sizes, kernel, strides, dilations)]
+    return {"pads_begin": [p[0] for p in pads], "pads_end": [p[1] for p in pads],
+            "auto_pad": "explicit"}
+
+
+def _nchw_input(ctx: TFNodeContext, nhwc: bool) -> Output:
+    data = ctx.input(0)
+    return ctx.transpose(data, NHWC_TO_NCHW, "to_nchw") if nhwc else data
+
+
+def _back(ctx: TFNodeContext, result: Output, nhwc: bool) -> Output:
+    return ctx.transpose(result, NCHW_TO_NHWC, "to_nhwc") if nhwc else result
+
+
+def _convolution(ctx: TFNodeContext, op: str, weights: Output, kernel: list[int]) -> Output:
+    nhwc = ctx.is_nhwc()
+    data = _nchw_input(ctx, nhwc)
+    strides = ctx.spatial(ctx.attr("strides"), nhwc)
+    dilations = ctx.spatial(ctx.attr("dilations", [1, 1, 1, 1]), nhwc)
+    window = _window(ctx, data, kernel, strides, dilations, nhwc)
+    result = ctx.op(op, data, weights, strides=strides, dilations=dilations, **window)
+    return _back(ctx, result, nhwc)
+
+
+@registry.register("Conv2D")
+def conv2d(ctx: TFNodeContext):
+    filters = ctx.input(1)  # [kh, kw, in, out]
+    if filters.shape is None:
+        raise ctx.error("the filter's shape must be known")
+    weights = ctx.transpose(filters, HWIO_TO_OIHW, "weights")
+    return _convolution(ctx, "Convolution", weights, list(filters.shape[:2]))
+
+
+@registry.register("DepthwiseConv2dNative")
+def depthwise_conv2d(ctx: TFNodeContext):
+    """Filters [kh, kw, C, M] -> GroupConvolution weights [C, M, 1, kh, kw]: C groups."""
+    filters = ctx.input(1)
+    if filters.shape is None:
+        raise ctx.error("the filter's shape must be known")
+    per_channel = ctx.transpose(filters, HWCM_TO_CMHW, "weights")
+    weights = ctx.graph.op("Unsqueeze", per_channel, ctx.ints([2]), name=f"{ctx.name}/groups")
+    return _convolution(ctx, "GroupConvolution", weights, list(filters.shape[:2]))
+
+
+def _pool(ctx: TFNodeContext, op: str, **extra) -> Output:
+    nhwc = ctx.is_nhwc()
+    data = _nchw_input(ctx, nhwc)
+    kernel = ctx.spatial(ctx.attr("ksize"), nhwc)
+    strides = ctx.spatial(ctx.attr("strides"), nhwc)
+    window = _window(ctx, data, kernel, strides, [1] * len(kernel), nhwc)
+    result = ctx.op(op, data, kernel=kernel, strides=strides, rounding_type="floor",
+                    **window, **extra)
+    return _back(ctx, result, nhwc)
+
+
+@registry.register("MaxPool")
+def max_pool(ctx: TFNodeContext):
+    return _pool(ctx, "MaxPool")
+
+
+@registry.register("AvgPool")
+def avg_pool(ctx: TFNodeContext):
+    """TensorFlow averages over the window's real elements only: padding is excluded."""
+    return _pool(ctx, "AvgPool", **{"exclude-pad": True})
+
+
+def _per_channel(ctx: TFNodeContext, vector: Output, rank: int | None, nhwc: bool) -> Output:
+    """A [C] vector shaped to broadcast over the channel axis of the data."""
+    if nhwc:
+        return vector
+    if rank is None:
+        raise ctx.error("NCHW data needs a known rank")
+    return ctx.graph.op("Unsqueeze", vector, ctx.ints(list(range(1, rank - 1))),
+                        name=f"{ctx.name}/per_channel")
+
+
+@registry.register("BiasAdd", "BiasAddV1")
+def bias_add(ctx: TFNodeContext):
+    data = ctx.input(0)
+    bias = _per_channel(ctx, ctx.input(1), data.rank, ctx.is_nhwc())
+    return ctx.op("Add", data, bias, auto_broadcast="numpy")
+
+
+@registry.register("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
+def fused_batch_norm(ctx: TFNodeContext):
+    """Inference batch norm as x * k + b, k = scale / sqrt(var + eps), b = offset - mean * k;
+    k and b are computed by ops on the constants, so constant folding leaves two constants."""
+    if ctx.attr("is_training", False):
+        raise ctx.error("is_training=True: freeze the model in inference mode")
+    data, scale, offset, mean, variance = (ctx.input(i) for i in range(5))
+    g = ctx.graph
+    epsilon = g.const(np.array(ctx.attr("epsilon", 1e-3), dtype=to_numpy(variance.element_type)),
+                      name=f"{ctx.name}/epsilon")
+    root = g.op("Sqrt", g.op("Add", variance, epsilon, auto_broadcast="numpy",
+                             name=f"{ctx.name}/var_eps"), name=f"{ctx.name}/std")
+    k = g.op("Divide", scale, root, auto_broadcast="numpy", name=f"{ctx.name}/k")
+    shift = g.op("Multiply", mean, k, auto_broadcast="numpy", name=f"{ctx.name}/mean_k")
+    b = g.op("Subtract", offset, shift, auto_broadcast="numpy", name=f"{ctx.name}/b")
+    if k.element_type != data.element_type:
+        k = g.op("Convert", k, destination_type=data.element_type, name=f"{ctx.name}/k_type")
+        b = g.op("Convert", b, destination_type=data.element_type, name=f"{ctx.name}/b_type")
+    nhwc = ctx.is_nhwc()
+    scaled = ctx.aux("Multiply", data, _per_channel(ctx, k, data.rank, nhwc),
+                     auto_broadcast="numpy")
+    result = ctx.op("Add", scaled, _per_channel(ctx, b, data.rank, nhwc), auto_broadcast="numpy")
+    return [result, mean, variance, mean, variance, variance][:6]

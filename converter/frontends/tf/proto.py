@@ -1,0 +1,152 @@
+"""TensorFlow's GraphDef protobuf messages, built at runtime without importing TensorFlow.
+
+Importing TensorFlow costs seconds; converting a frozen graph only needs its message classes.
+The descriptors below declare the subset of TensorFlow's framework .proto files a frozen graph
+uses (graph.proto, node_def.proto, attr_value.proto, tensor.proto, tensor_shape.proto,
+types.proto, versions.proto) with TensorFlow's own field numbers and types; fields left out
+(the function library, debug info, full types) are kept as unknown fields and ignored.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from types import SimpleNamespace
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+_F = descriptor_pb2.FieldDescriptorProto
+_PACKAGE = "tensorflow"
+
+# types.proto: the DataType values a frozen graph can carry (reference types are value + 100).
+DATA_TYPES = {
+    "DT_INVALID": 0, "DT_FLOAT": 1, "DT_DOUBLE": 2, "DT_INT32": 3, "DT_UINT8": 4,
+    "DT_INT16": 5, "DT_INT8": 6, "DT_STRING": 7, "DT_COMPLEX64": 8, "DT_INT64": 9,
+    "DT_BOOL": 10, "DT_QINT8": 11, "DT_QUINT8": 12, "DT_QINT32": 13, "DT_BFLOAT16": 14,
+    "DT_QINT16": 15, "DT_QUINT16": 16, "DT_UINT16": 17, "DT_COMPLEX128": 18, "DT_HALF": 19,
+    "DT_RESOURCE": 20, "DT_VARIANT": 21, "DT_UINT32": 22, "DT_UINT64": 23,
+}
+
+# (name, number, label, type, message/enum type name or None)
+_OPT, _REP = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
+_MESSAGES: dict[str, list[tuple[str, int, int, int, str | None]]] = {
+    "TensorShapeProto.Dim": [
+        ("size", 1, _OPT, _F.TYPE_INT64, None),
+        ("name", 2, _OPT, _F.TYPE_STRING, None),
+    ],
+    "TensorShapeProto": [
+        ("dim", 2, _REP, _F.TYPE_MESSAGE, "TensorShapeProto.Dim"),
+        ("unknown_rank", 3, _OPT, _F.TYPE_BOOL, None),
+    ],
+    "TensorProto": [
+        ("dtype", 1, _OPT, _F.TYPE_ENUM, "DataType"),
+        ("tensor_shape", 2, _OPT, _F.TYPE_MESSAGE, "TensorShapeProto"),
+        ("version_number", 3, _OPT, _F.TYPE_INT32, None),
+        ("tensor_content", 4, _OPT, _F.TYPE_BYTES, None),
+        ("float_val", 5, _REP, _F.TYPE_FLOAT, None),
+        ("double_val", 6, _REP, _F.TYPE_DOUBLE, None),
+        ("int_val", 7, _REP, _F.TYPE_INT32, None),
+        ("string_val", 8, _REP, _F.TYPE_BYTES, None),
+        ("scomplex_val", 9, _REP, _F.TYPE_FLOAT, None),
+        ("int64_val", 10, _REP, _F.TYPE_INT64, None),
+        ("bool_val", 11, _REP, _F.TYPE_BOOL, None),
+        ("dcomplex_val", 12, _REP, _F.TYPE_DOUBLE, None),
+        ("half_val", 13, _REP, _F.TYPE_INT32, None),
+        ("uint32_val", 16, _REP, _F.TYPE_UINT32, None),
+        ("uint64_val", 17, _REP, _F.TYPE_UINT64, None),
+    ],
+    "NameAttrList": [
+        ("name", 1, _OPT, _F.TYPE_STRING, None),
+        ("attr", 2, _REP, _F.TYPE_MESSAGE, "NameAttrList.AttrEntry"),
+    ],
+    "NameAttrList.AttrEntry": [
+        ("key", 1, _OPT, _F.TYPE_STRING, None),
+        ("value", 2, _OPT, _F.TYPE_MESSAGE, "AttrValue"),
+    ],
+    "AttrValue.ListValue": [
+        ("s", 2, _REP, _F.TYPE_BYTES, None),
+        ("i", 3, _REP, _F.TYPE_INT64, None),
+        ("f", 4, _REP, _F.TYPE_FLOAT, None),
+        ("b", 5, _REP, _F.TYPE_BOOL, None),
+        ("type", 6, _REP, _F.TYPE_ENUM, "DataType"),
+        ("shape", 7, _REP, _F.TYPE_MESSAGE, "TensorShapeProto"),
+        ("tensor", 8, _REP, _F.TYPE_MESSAGE, "TensorProto"),
+        ("func", 9, _REP, _F.TYPE_MESSAGE, "NameAttrList"),
+    ],
+    "AttrValue": [  # every field sits in the oneof `value`
+        ("list", 1, _OPT, _F.TYPE_MESSAGE, "AttrValue.ListValue"),
+        ("s", 2, _OPT, _F.TYPE_BYTES, None),
+        ("i", 3, _OPT, _F.TYPE_INT64, None),
+        ("f", 4, _OPT, _F.TYPE_FLOAT, None),
+        ("b", 5, _OPT, _F.TYPE_BOOL, None),
+        ("type", 6, _OPT, _F.TYPE_ENUM, "DataType"),
+        ("shape", 7, _OPT, _F.TYPE_MESSAGE, "TensorShapeProto"),
+        ("tensor", 8, _OPT, _F.TYPE_MESSAGE, "TensorProto"),
+        ("placeholder", 9, _OPT, _F.TYPE_STRING, None),
+        ("func", 10, _OPT, _F.TYPE_MESSAGE, "NameAttrList"),
+    ],
+    "NodeDef.AttrEntry": [
+        ("key", 1, _OPT, _F.TYPE_STRING, None),
+        ("value", 2, _OPT, _F.TYPE_MESSAGE, "AttrValue"),
+    ],
+    "NodeDef": [
+        ("name", 1, _OPT, _F.TYPE_STRING, None),
+        ("op", 2, _OPT, _F.TYPE_STRING, None),
+        ("input", 3, _REP, _F.TYPE_STRING, None),
+        ("device", 4, _OPT, _F.TYPE_STRING, None),
+        ("attr", 5, _REP, _F.TYPE_MESSAGE, "NodeDef.AttrEntry"),
+    ],
+    "VersionDef": [
+        ("producer", 1, _OPT, _F.TYPE_INT32, None),
+        ("min_consumer", 2, _OPT, _F.TYPE_INT32, None),
+        ("bad_consumers", 3, _REP, _F.TYPE_INT32, None),
+    ],
+    "GraphDef": [
+        ("node", 1, _REP, _F.TYPE_MESSAGE, "NodeDef"),
+        ("version", 3, _OPT, _F.TYPE_INT32, None),
+        ("versions", 4, _OPT, _F.TYPE_MESSAGE, "VersionDef"),
+    ],
+}
+_MAP_ENTRIES = {"NodeDef.AttrEntry", "NameAttrList.AttrEntry"}
+_ONEOF_VALUE = {"AttrValue": {"list", "s", "i", "f", "b", "type", "shape", "tensor", "placeholder", "func"}}
+
+
+def _add_fields(message: descriptor_pb2.DescriptorProto, full_name: str) -> None:
+    oneof_fields = _ONEOF_VALUE.get(full_name, set())
+    if oneof_fields:
+        message.oneof_decl.add(name="value")
+    for name, number, label, kind, type_name in _MESSAGES[full_name]:
+        field = message.field.add(name=name, number=number, label=label, type=kind)
+        if type_name:
+            field.type_name = f".{_PACKAGE}.{type_name}"
+        if name in oneof_fields:
+            field.oneof_index = 0
+
+
+def file_descriptor() -> descriptor_pb2.FileDescriptorProto:
+    """The hand-written .proto file declaring GraphDef and what it contains."""
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="converter/tensorflow_graph.proto", package=_PACKAGE, syntax="proto3")
+    enum = proto.enum_type.add(name="DataType")
+    for name, number in DATA_TYPES.items():
+        enum.value.add(name=name, number=number)
+    top: dict[str, descriptor_pb2.DescriptorProto] = {}
+    for full_name in _MESSAGES:
+        outer, _, inner = full_name.partition(".")
+        if outer not in top:
+            top[outer] = proto.message_type.add(name=outer)
+        target = top[outer]
+        if inner:
+            target = target.nested_type.add(name=inner)
+            if full_name in _MAP_ENTRIES:
+                target.options.map_entry = True
+        _add_fields(target, full_name)
+    return proto
+
+
+@lru_cache(maxsize=1)
+def messages() -> SimpleNamespace:
+    """The message classes: `messages().GraphDef`, `.NodeDef`, `.AttrValue`, `.TensorProto`..."""
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file_descriptor())
+    names = ("GraphDef", "NodeDef", "AttrValue", "TensorProto", "TensorShapeProto", "VersionDef")
+    found = {name: pool.FindMessageTypeByName(f"{_PACKAGE}.{name}") for name in names}
+    return SimpleNamespace(**{name: message_factory.GetMessageClass(d) for name, d in found.items()})

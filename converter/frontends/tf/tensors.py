@@ -1,0 +1,68 @@
+"""TensorFlow data types and TensorProto values as numpy arrays."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import UserInputError
+
+# DataType enum value -> numpy dtype (the types OpenVINO can hold).
+NUMPY_TYPES = {
+    1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 5: np.int16, 6: np.int8,
+    9: np.int64, 10: np.bool_, 17: np.uint16, 19: np.float16, 22: np.uint32, 23: np.uint64,
+}
+_NAMES = {7: "string", 8: "complex64", 14: "bfloat16", 18: "complex128", 20: "resource",
+          21: "variant"}
+
+# Which typed *_val field holds the values of each DataType.
+_VALUE_FIELDS = {
+    1: "float_val", 2: "double_val", 3: "int_val", 4: "int_val", 5: "int_val", 6: "int_val",
+    9: "int64_val", 10: "bool_val", 17: "int_val", 19: "half_val", 22: "uint32_val",
+    23: "uint64_val",
+}
+
+
+def numpy_type(dtype: int, where: str) -> np.dtype:
+    """The numpy dtype of a TensorFlow DataType; a clear error for one we cannot convert."""
+    base = dtype - 100 if dtype > 100 else dtype  # reference types (DT_FLOAT_REF) hold values too
+    if base not in NUMPY_TYPES:
+        name = _NAMES.get(base, f"DataType {dtype}")
+        raise UserInputError(f"{where}: TensorFlow type {name} is not supported by OpenVINO IR")
+    return np.dtype(NUMPY_TYPES[base])
+
+
+def shape_of(shape_proto) -> tuple[int, ...] | None:
+    """A TensorShapeProto as a shape tuple: -1 for an unknown dim, None for an unknown rank."""
+    if shape_proto.unknown_rank:
+        return None
+    return tuple(int(d.size) for d in shape_proto.dim)
+
+
+def tensor_value(tensor, where: str) -> np.ndarray:
+    """The value of a TensorProto: raw `tensor_content`, or a typed list that, when shorter
+    than the tensor, is padded with its last element (TensorFlow's compact constants)."""
+    dtype = numpy_type(tensor.dtype, where)
+    shape = shape_of(tensor.tensor_shape) or ()
+    count = int(np.prod(shape, dtype=np.int64))
+    if tensor.tensor_content:
+        flat = np.frombuffer(tensor.tensor_content, dtype=dtype.newbyteorder("<"))
+        if flat.size != count:
+            raise UserInputError(f"{where}: tensor_content holds {flat.size} values for shape "
+                                 f"{list(shape)}")
+        return flat.astype(dtype).reshape(shape)
+    values = _typed_values(tensor, dtype)
+    if values.size == 0:
+        return np.zeros(shape, dtype=dtype)
+    if values.size > count:
+        raise UserInputError(f"{where}: the constant holds {values.size} values for shape "
+                             f"{list(shape)}")
+    if values.size < count:
+        values = np.concatenate([values, np.full(count - values.size, values[-1], dtype=dtype)])
+    return values.reshape(shape)
+
+
+def _typed_values(tensor, dtype: np.dtype) -> np.ndarray:
+    field = _VALUE_FIELDS[tensor.dtype % 100]
+    raw = getattr(tensor, field)
+    if field == "half_val":  # the float16 bit patterns, widened to int32 by the protobuf
+        return np.asarray(raw, dtype=np.int64).astype(np.uint16).view(np.float16)
+    return np.asarray(raw).astype(dtype)

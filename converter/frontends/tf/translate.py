@@ -1,0 +1,104 @@
+"""GraphDef -> Graph: find the outputs, walk back to what they need, translate node by node."""
+from __future__ import annotations
+
+from ...errors import UserInputError
+from ...graph import Graph, Output
+from ...options import ConversionOptions
+from ..common import input_overrides
+from .context import TFNodeContext
+from .graph_def import find_sinks, input_node_name, split_tensor_name
+from .handlers import registry
+from .tensors import shape_of
+
+_INPUT_OPS = ("Placeholder", "PlaceholderWithDefault")
+
+
+def translate(graph_def, options: ConversionOptions,
+              output_aliases: dict[str, str] | None = None) -> Graph:
+    """The graph computing `options.output` (or the graph's sinks) from its placeholders.
+
+    `output_aliases` maps a tensor name (`Identity:0`) to an extra name its result carries,
+    such as the output name of a SavedModel signature."""
+    nodes = {node.name: node for node in graph_def.node}
+    sinks = not options.output
+    outputs = list(options.output) or find_sinks(graph_def.node)
+    if not outputs:
+        raise UserInputError("the graph has no outputs to convert; name them with --output")
+    cuts = {cut.name for cut in options.input}
+    order = _needed_nodes(nodes, [split_tensor_name(o)[0] for o in outputs], cuts)
+    registry.check_supported([(node.op, node.name, 1) for node in order])
+    model_inputs = [node for node in order
+                    if node.op == "Placeholder" or (node.op in _INPUT_OPS and node.name in cuts)]
+    shapes = input_overrides([(node.name, _declared_shape(node)) for node in model_inputs], options)
+    frozen = {cut.name: cut.value for cut in options.input if cut.value is not None}
+    graph = Graph()
+    graph.source_layout = "NHWC"
+    tensors: dict[str, list[Output]] = {}
+    for node in order:
+        inputs = [] if node.name in shapes else [_tensor(tensors, ref) for ref in node.input
+                                                 if not ref.startswith("^")]
+        model_input = (shapes[node.name], frozen.get(node.name)) if node.name in shapes else None
+        context = TFNodeContext(graph, node, inputs, model_input)
+        produced = registry.lookup(node.op)(context)
+        tensors[node.name] = [produced] if isinstance(produced, Output) else list(produced)
+    if sinks:  # every output of a node nothing consumes (IdentityN has several)
+        outputs = [name if port == 0 else f"{name}:{port}"
+                   for name in outputs for port in range(len(tensors[name]))]
+    for name in outputs:
+        _add_result(graph, _tensor(tensors, name), name, output_aliases or {})
+    return graph
+
+
+def _needed_nodes(nodes: dict, roots: list[str], cuts: set[str]) -> list:
+    """The nodes the roots depend on through data inputs, inputs before consumers.
+
+    A node named by `--input` is a cut: what feeds it is not needed."""
+    missing = [name for name in roots if name not in nodes]
+    if missing:
+        raise UserInputError(f"output(s) {', '.join(missing)} name no node of the graph")
+    order, done, stack = [], set(), [(name, False) for name in reversed(roots)]
+    while stack:
+        name, expanded = stack.pop()
+        if name in done:
+            continue
+        if expanded:
+            done.add(name)
+            order.append(nodes[name])
+            continue
+        stack.append((name, True))
+        if name in cuts:
+            continue
+        for ref in reversed(nodes[name].input):
+            source = input_node_name(ref)
+            if ref.startswith("^"):
+                continue
+            if source not in nodes:
+                raise UserInputError(f"node {name!r} reads {ref!r}, which is not in the graph")
+            if source not in done:
+                stack.append((source, False))
+    return order
+
+
+def _declared_shape(node) -> tuple[int, ...] | None:
+    if "shape" not in node.attr:
+        return None
+    return shape_of(node.attr["shape"].shape)
+
+
+def _tensor(tensors: dict[str, list[Output]], ref: str) -> Output:
+    name, port = split_tensor_name(ref)
+    produced = tensors[name]
+    if port >= len(produced) or produced[port] is None:
+        raise UserInputError(f"tensor {ref!r} is read, but node {name!r} does not produce it "
+                             f"in this converter")
+    return produced[port]
+
+
+def _add_result(graph: Graph, output: Output, name: str, aliases: dict[str, str]) -> None:
+    node_name, port = split_tensor_name(name)
+    graph.result(output, name)
+    names = {f"{node_name}:{port}"} | ({node_name} if port == 0 else set())
+    alias = aliases.get(f"{node_name}:{port}")
+    if alias:
+        names.add(alias)
+    output.info.names |= names

@@ -1,0 +1,48 @@
+"""doit tasks that build every model of a manifest into verified OpenVINO IR.
+
+    doit convert                      # everything in models.toml
+    doit convert:NAME                 # one model, every precision, verified
+    doit convert manifest=PATH        # another manifest
+    doit -n 4 convert                 # four tasks at a time
+"""
+import sys
+
+from doit import get_var
+
+from modelzoo.errors import PipelineError
+from modelzoo.tasks import ZooTasks
+
+try:
+    ZOO = ZooTasks(get_var("manifest", "models.toml") or "models.toml")
+except PipelineError as exc:
+    sys.exit(f"error: {exc}")
+
+# `continue`: one failing model does not stop the others. The task state lives beside the
+# manifest, so two manifests never share (and invalidate) each other's records.
+DOIT_CONFIG = {"default_tasks": ["convert"], "continue": True, "action_string_formatting": "new",
+               "dep_file": str(ZOO.manifest.path.parent / ".doit.db")}
+
+
+def task_download():
+    """Fetch each model's archive into cache/, checked against its sha256."""
+    yield from ZOO.download()
+
+
+def task_unpack():
+    """Unpack each archive safely into cache/ (no absolute paths, no .., no links out)."""
+    yield from ZOO.unpack()
+
+
+def task_prepare():
+    """Locate each model in its archive; freeze SavedModels and checkpoints."""
+    yield from ZOO.prepare()
+
+
+def task_convert():
+    """Convert each model to IR per precision: ir/NAME/PRECISION/NAME.xml and .bin."""
+    yield from ZOO.convert()
+
+
+def task_verify():
+    """Check each IR's structure and compare it numerically with its source model."""
+    yield from ZOO.verify()

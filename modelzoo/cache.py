@@ -1,0 +1,211 @@
+"""A content-addressed store for downloads, unpacked trees and IR outputs.
+
+Layout under the cache root::
+
+    downloads/<algo>/<hh>/<rest-of-hex>/<filename>   a fetched file, keyed by its checksum
+    unpacked/<hh>/<rest-of-hex>/...                  an archive's tree, keyed by its checksum
+    ir/<hh>/<rest-of-key>/...                        IR outputs, keyed by a hex key of the caller
+    partial/<algo>-<hex>.part                        a download being resumed (never final)
+    locks/<kind>-<key>.lock                          one lock file per entry
+
+Every entry is complete or absent: it is built in a staging folder beside its final place and
+renamed in while a `filelock` lock for that entry is held, so a second process waits for the lock
+and then finds the entry done instead of building it again.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+from .errors import CacheError
+from .fsutil import atomic_directory, hash_file, remove_stale_staging, remove_tree
+
+DIGEST_LENGTHS = {"sha256": 64, "sha384": 96}
+_HEX = re.compile(r"[0-9a-f]+")
+_KEY = re.compile(r"[0-9a-f]{8,128}")
+_FILENAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]*")
+
+
+class Checksum(NamedTuple):
+    """An algorithm name (`sha256` or `sha384`) and the expected hex digest, lower case."""
+
+    algo: str
+    hexdigest: str
+
+    @classmethod
+    def of(cls, value: "Checksum | tuple[str, str]") -> "Checksum":
+        """Validate a checksum given as a `Checksum` or an `(algo, hexdigest)` pair."""
+        try:
+            algo, digest = value
+        except (TypeError, ValueError):
+            raise CacheError(f"a checksum must be an (algo, hexdigest) pair, "
+                             f"got {value!r}") from None
+        algo, digest = str(algo).lower(), str(digest).lower()
+        if algo not in DIGEST_LENGTHS:
+            raise CacheError(f"checksum algorithm {algo!r} is not supported; use sha256 or sha384")
+        if len(digest) != DIGEST_LENGTHS[algo] or not _HEX.fullmatch(digest):
+            raise CacheError(f"{algo} checksum {digest!r} is not {DIGEST_LENGTHS[algo]} hex digits")
+        return cls(algo, digest)
+
+    def __str__(self) -> str:
+        return f"{self.algo}:{self.hexdigest}"
+
+
+def verify_file(path: str | Path, algo: str, digest: str) -> bool:
+    """True if the file exists and its `algo` digest equals `digest` (case-insensitive)."""
+    try:
+        return hash_file(path, algo) == digest.lower()
+    except FileNotFoundError:
+        return False
+
+
+def _split(hexdigest: str) -> tuple[str, str]:
+    return hexdigest[:2], hexdigest[2:]
+
+
+class Cache:
+    """The cache folder; every method is safe to call from several processes at once."""
+
+    def __init__(self, root: str | Path, *, lock_timeout: float = -1) -> None:
+        """`lock_timeout` is how long to wait for another process's entry, -1 for ever."""
+        self.root = Path(root).resolve()
+        self.lock_timeout = lock_timeout
+
+    def __repr__(self) -> str:
+        return f"Cache({str(self.root)!r})"
+
+    # -- locks ---------------------------------------------------------------------------------
+
+    def lock(self, kind: str, key: str):  # -> filelock.FileLock
+        """The lock for one entry; re-entrant within a process (one lock object per path)."""
+        import filelock
+
+        folder = self.root / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        return filelock.FileLock(folder / f"{kind}-{key}.lock", timeout=self.lock_timeout,
+                                 is_singleton=True)
+
+    def _locked(self, kind: str, key: str):
+        return _LockGuard(self.lock(kind, key), f"{kind} entry {key}")
+
+    # -- downloads ----------------------------------------------------------------------------
+
+    def download_dir(self, checksum: Checksum | tuple[str, str]) -> Path:
+        algo, digest = Checksum.of(checksum)
+        head, rest = _split(digest)
+        return self.root / "downloads" / algo / head / rest
+
+    def partial_path(self, checksum: Checksum | tuple[str, str]) -> Path:
+        """Where an interrupted download of `checksum` is kept for a `Range` resume."""
+        algo, digest = Checksum.of(checksum)
+        return self.root / "partial" / f"{algo}-{digest}.part"
+
+    def download_lock(self, checksum: Checksum | tuple[str, str]):
+        algo, digest = Checksum.of(checksum)
+        return self._locked("download", f"{algo}-{digest}")
+
+    def lookup_download(self, checksum: Checksum | tuple[str, str]) -> Path | None:
+        """The cached file for `checksum`, re-verified; a file that no longer matches is deleted."""
+        checksum = Checksum.of(checksum)
+        folder = self.download_dir(checksum)
+        if not folder.is_dir():
+            return None
+        with self.download_lock(checksum):
+            files = [p for p in folder.iterdir() if not p.name.startswith(".")] \
+                if folder.is_dir() else []
+            if len(files) == 1 and verify_file(files[0], *checksum):
+                return files[0]
+            remove_tree(folder)
+        return None
+
+    def store_download(self, checksum: Checksum | tuple[str, str], source: str | Path,
+                       filename: str) -> Path:
+        """Move the verified file `source` into the cache as `filename`; return its cache path.
+
+        The caller has checked the content; `source` must be on the cache's file system (the
+        `partial_path` is). If the entry appeared meanwhile, `source` is dropped.
+        """
+        checksum = Checksum.of(checksum)
+        if not _FILENAME.fullmatch(filename):
+            raise CacheError(f"{filename!r} cannot be a cached file name")
+        with self.download_lock(checksum):
+            existing = self.lookup_download(checksum)
+            if existing is not None:
+                Path(source).unlink(missing_ok=True)
+                return existing
+            final = self.download_dir(checksum)
+            remove_stale_staging(final)
+            with atomic_directory(final) as staging:
+                Path(source).replace(staging / filename)
+            return final / filename
+
+    # -- trees: unpacked archives and IR outputs -----------------------------------------------
+
+    def unpacked_dir(self, checksum: Checksum | tuple[str, str]) -> Path:
+        """Keyed by the archive's checksum (the algorithm is implied by the digest's length)."""
+        head, rest = _split(Checksum.of(checksum).hexdigest)
+        return self.root / "unpacked" / head / rest
+
+    def lookup_unpacked(self, checksum: Checksum | tuple[str, str]) -> Path | None:
+        folder = self.unpacked_dir(checksum)
+        return folder if folder.is_dir() else None
+
+    def store_unpacked(self, checksum: Checksum | tuple[str, str],
+                       build: Callable[[Path], None]) -> Path:
+        """Return the unpacked tree, calling `build(staging_dir)` to fill it if it is absent."""
+        return self._store_tree("unpacked", Checksum.of(checksum).hexdigest,
+                                self.unpacked_dir(checksum), build)
+
+    def ir_dir(self, key: str) -> Path:
+        key = _check_key(key)
+        head, rest = _split(key)
+        return self.root / "ir" / head / rest
+
+    def lookup_ir(self, key: str) -> Path | None:
+        folder = self.ir_dir(key)
+        return folder if folder.is_dir() else None
+
+    def store_ir(self, key: str, build: Callable[[Path], None]) -> Path:
+        """Return the IR folder for `key`, calling `build(staging_dir)` to fill it if absent."""
+        return self._store_tree("ir", _check_key(key), self.ir_dir(key), build)
+
+    def _store_tree(self, kind: str, key: str, final: Path,
+                    build: Callable[[Path], None]) -> Path:
+        if final.is_dir():
+            return final
+        with self._locked(kind, key):
+            if final.is_dir():  # another process built it while we waited
+                return final
+            remove_stale_staging(final)
+            with atomic_directory(final) as staging:
+                build(staging)
+        return final
+
+
+def _check_key(key: str) -> str:
+    key = str(key).lower()
+    if not _KEY.fullmatch(key):
+        raise CacheError(f"cache key {key!r} is not 8 to 128 hex digits")
+    return key
+
+
+class _LockGuard:
+    """Hold a file lock, turning a timeout into a CacheError that says who to wait for."""
+
+    def __init__(self, lock, what: str) -> None:  # type: ignore[no-untyped-def]
+        self._lock = lock
+        self._what = what
+
+    def __enter__(self) -> None:
+        import filelock
+
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            raise CacheError(f"timed out waiting for the lock on the cache's {self._what} "
+                             f"({self._lock.lock_file}); another build may be running, "
+                             "wait for it or delete the lock file if none is") from None
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()

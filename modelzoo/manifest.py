@@ -1,0 +1,306 @@
+"""The manifest: one TOML file listing every model of a zoo and how to convert it.
+
+    [defaults]
+    output_dir = "ir"
+    precisions = ["FP32", "FP16"]
+
+    [resnet50]
+    url = "https://example.org/resnet50.tar.gz"
+    sha256 = "..."
+    model = "resnet50/model.onnx"
+    input_shape = [1, 3, 224, 224]      # or mo's text: "[1,3,224,224]"
+
+`load_manifest` validates everything up front, so a typo fails in a second with the file, the
+model and the key named, not after an hour of downloads. Importing this module is cheap: the
+converter's option parser is pure Python and nothing heavy is imported.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from types import MappingProxyType
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from converter.errors import UserInputError
+from converter.options import CONVERSION_FLAGS, ConversionOptions, parse_data_type
+
+from .cache import DIGEST_LENGTHS, Checksum
+from .errors import ManifestError
+
+PRECISIONS = ("FP32", "FP16")
+DEFAULT_TOLERANCE = MappingProxyType({"FP32": 1e-4, "FP16": 1e-2})
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_FLAG_KEYS = frozenset(CONVERSION_FLAGS) - {"data_type"}
+_SHARED_KEYS = frozenset({"framework", "precisions", "tolerance", "verify", "description",
+                          "data_type"}) | _FLAG_KEYS
+MODEL_KEYS = _SHARED_KEYS | {"url", "sha256", "sha384", "size", "model"}
+DEFAULT_KEYS = _SHARED_KEYS | {"output_dir", "cache_dir"}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model of the manifest, validated, with the defaults merged in.
+
+    `flags` holds the conversion flags as written (mo's text or TOML values). `data_type` is not
+    among them: it is folded into `precisions`, and the converter runs once per precision.
+    """
+
+    name: str
+    url: str
+    checksum: Checksum
+    manifest: Path
+    size: int | None = None
+    framework: str | None = None
+    model: str | None = None
+    precisions: tuple[str, ...] = PRECISIONS
+    tolerance: Mapping[str, float] = field(default_factory=lambda: DEFAULT_TOLERANCE, hash=False)
+    verify: bool = True
+    description: str = ""
+    flags: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+
+    @property
+    def label(self) -> str:
+        """How messages name this model: `path/to/models.toml, model 'resnet50'`."""
+        return f"{self.manifest}, model {self.name!r}"
+
+    def options(self) -> ConversionOptions:
+        return ConversionOptions.from_flags(self.flags)
+
+    def flags_key(self) -> str:
+        """Canonical JSON of the normalized options: equal for every spelling of one conversion."""
+        return json.dumps(self.options().canonical(), sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    output_dir: Path
+    cache_dir: Path
+    models: tuple[ModelEntry, ...]
+
+    def __getitem__(self, name: str) -> ModelEntry:
+        for entry in self.models:
+            if entry.name == name:
+                return entry
+        raise KeyError(name)
+
+
+def load_manifest(path: str | Path, cache_dir: str | Path | None = None) -> Manifest:
+    """Read and validate the manifest at `path`.
+
+    `cache_dir` overrides `[defaults] cache_dir`, which defaults to `cache/` beside the manifest.
+    """
+    path = Path(path).resolve()
+    data = _read_toml(path)
+    defaults = data.pop("defaults", {})
+    if not isinstance(defaults, dict):
+        raise ManifestError(f"{path}: 'defaults' must be a table ([defaults]), "
+                            f"got {type(defaults).__name__}")
+    _check_keys(path, "[defaults]", defaults, DEFAULT_KEYS)
+    _check_shared(_Where(path, "[defaults]"), defaults)
+    base = path.parent
+    output_dir = _folder(path, defaults, "output_dir", base / "ir")
+    chosen_cache = Path(cache_dir).resolve() if cache_dir is not None else \
+        _folder(path, defaults, "cache_dir", base / "cache")
+    models = tuple(_entry(path, name, table, defaults) for name, table in data.items())
+    if not models:
+        raise ManifestError(f"{path}: no models; add a table per model, like [resnet50] with "
+                            "url and sha256")
+    return Manifest(path, output_dir, chosen_cache, models)
+
+
+class _Where:
+    """Where a value comes from, for messages: the file, the table and the key."""
+
+    def __init__(self, path: Path, table: str) -> None:
+        self.path, self.table = path, table
+
+    def error(self, key: str | None, problem: str) -> ManifestError:
+        where = f"{self.path}: {self.table}"
+        return ManifestError(f"{where}, key {key!r}: {problem}" if key else f"{where}: {problem}")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: manifest not found; check the path you gave") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(f"{path}: not valid TOML: {exc}; fix the syntax there") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: cannot read the manifest: {exc}") from None
+
+
+def _check_keys(path: Path, table: str, values: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    for key in values:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(key, sorted(allowed), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "remove it or check the spelling"
+        extra = " (url, checksums, size and model belong in a model's table)" \
+            if table == "[defaults]" and key in MODEL_KEYS else ""
+        raise ManifestError(f"{path}: {table}, key {key!r}: unknown key{extra}; {hint}")
+
+
+def _folder(path: Path, defaults: Mapping[str, Any], key: str, fallback: Path) -> Path:
+    value = defaults.get(key)
+    if value is None:
+        return fallback
+    if not isinstance(value, str) or not value:
+        raise _Where(path, "[defaults]").error(key, f"expected a folder path as text, "
+                                                    f"got {value!r}")
+    return (path.parent / value).resolve()
+
+
+def _entry(path: Path, name: str, table: Any, defaults: Mapping[str, Any]) -> ModelEntry:
+    where = _Where(path, f"model {name!r}")
+    if not isinstance(table, dict):
+        raise ManifestError(f"{path}: top-level key {name!r} is not a table; put each model's "
+                            f"settings under a [{name}] table and shared ones under [defaults]")
+    if not _NAME.fullmatch(name):
+        raise where.error(None, "the model name must match [A-Za-z0-9][A-Za-z0-9_.-]*; rename "
+                                "the table")
+    _check_keys(path, f"model {name!r}", table, MODEL_KEYS)
+    _check_shared(where, table)
+    merged = {**{k: v for k, v in defaults.items() if k in _SHARED_KEYS}, **table}
+    flags = {k: merged[k] for k in merged if k in _FLAG_KEYS}
+    _check_flags_together(where, flags)
+    return ModelEntry(
+        name=name, url=_url(where, table, path.parent), checksum=_checksum(where, table),
+        manifest=path, size=_size(where, table.get("size")),
+        framework=str(merged["framework"]).lower() if "framework" in merged else None,
+        model=_model_path(where, table.get("model")),
+        precisions=_precisions(where, table, defaults),
+        tolerance=MappingProxyType({**DEFAULT_TOLERANCE, **defaults.get("tolerance", {}),
+                                    **table.get("tolerance", {})}),
+        verify=merged.get("verify", True), description=merged.get("description", ""),
+        flags=MappingProxyType(flags))
+
+
+def _check_shared(where: _Where, table: Mapping[str, Any]) -> None:
+    """Check the keys a model table and [defaults] share, each on its own."""
+    if "verify" in table and not isinstance(table["verify"], bool):
+        raise where.error("verify", f"expected true or false, got {table['verify']!r}")
+    if "description" in table and not isinstance(table["description"], str):
+        raise where.error("description", "expected text")
+    if "framework" in table and str(table["framework"]).lower() not in ("onnx", "tf"):
+        raise where.error("framework", f"expected 'onnx' or 'tf', got {table['framework']!r}")
+    if "tolerance" in table:
+        _check_tolerance(where, table["tolerance"])
+    if "precisions" in table:
+        _check_precisions(where, table["precisions"])
+    for key in sorted(_FLAG_KEYS.intersection(table) | ({"data_type"} & table.keys())):
+        try:
+            ConversionOptions.from_flags({key: table[key]})
+        except UserInputError as exc:
+            raise where.error(key, f"{exc}; give mo's command-line text or a TOML value") from None
+
+
+def _check_flags_together(where: _Where, flags: Mapping[str, Any]) -> None:
+    try:
+        ConversionOptions.from_flags(flags)
+    except UserInputError as exc:
+        raise where.error(None, f"conversion flags do not fit together: {exc}") from None
+
+
+def _check_tolerance(where: _Where, value: Any) -> None:
+    if not isinstance(value, dict):
+        raise where.error("tolerance", "expected a table like {FP32 = 1e-4, FP16 = 1e-2}")
+    for precision, number in value.items():
+        if precision not in PRECISIONS:
+            raise where.error("tolerance", f"{precision!r} is not a precision (FP32, FP16)")
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0:
+            raise where.error("tolerance", f"{precision} must be a positive number, got {number!r}")
+
+
+def _check_precisions(where: _Where, value: Any) -> None:
+    if not isinstance(value, list) or not value:
+        raise where.error("precisions", "expected a non-empty list like ['FP32', 'FP16'], "
+                                        f"got {value!r}")
+    for item in value:
+        if item not in PRECISIONS:
+            raise where.error("precisions", f"{item!r} is not one of FP32, FP16")
+    if len(set(value)) != len(value):
+        raise where.error("precisions", f"{value!r} lists a precision twice")
+
+
+def _level_precisions(where: _Where, table: Mapping[str, Any]) -> tuple[str, ...] | None:
+    explicit = tuple(table["precisions"]) if "precisions" in table else None
+    if "data_type" not in table:
+        return explicit
+    implied = (parse_data_type(table["data_type"]),)
+    if explicit is not None and explicit != implied:
+        raise where.error("data_type", f"data_type {table['data_type']!r} means precisions "
+                                       f"{list(implied)}, but precisions is {list(explicit)}; "
+                                       "keep only one of the two")
+    return implied
+
+
+def _precisions(where: _Where, table: Mapping[str, Any],
+                defaults: Mapping[str, Any]) -> tuple[str, ...]:
+    """The model's own setting wins over [defaults]; data_type = X means precisions [X]."""
+    own = _level_precisions(where, table)
+    if own is not None:
+        return own
+    return _level_precisions(_Where(where.path, "[defaults]"), defaults) or PRECISIONS
+
+
+def _url(where: _Where, table: Mapping[str, Any], base: Path) -> str:
+    raw = table.get("url")
+    if raw is None:
+        raise where.error("url", "missing; give the http(s) address or a path to the model file")
+    if not isinstance(raw, str) or not raw.strip():
+        raise where.error("url", f"expected text, got {raw!r}")
+    parts = urlsplit(raw.strip())
+    if parts.scheme in ("http", "https"):
+        if not parts.netloc:
+            raise where.error("url", f"{raw!r} has no host name")
+        return raw.strip()
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise where.error("url", f"{raw!r}: a file:// url must name a local path")
+        return raw.strip()
+    if parts.scheme and len(parts.scheme) > 1:  # one letter: a Windows drive, not a scheme
+        raise where.error("url", f"scheme {parts.scheme!r} is not supported; use http, https, "
+                                 "file:// or a path relative to the manifest")
+    return (base / raw.strip()).resolve().as_uri()
+
+
+def _checksum(where: _Where, table: Mapping[str, Any]) -> Checksum:
+    given = [algo for algo in DIGEST_LENGTHS if algo in table]
+    if len(given) != 1:
+        problem = "missing" if not given else "both given"
+        raise where.error("sha256", f"{problem}; give exactly one of sha256 or sha384 "
+                                    "(run `sha256sum FILE` to get it)")
+    algo = given[0]
+    value = table[algo]
+    length = DIGEST_LENGTHS[algo]
+    if not isinstance(value, str) or not re.fullmatch(rf"[0-9a-fA-F]{{{length}}}", value):
+        raise where.error(algo, f"expected {length} hex digits, got {value!r}")
+    return Checksum(algo, value.lower())
+
+
+def _size(where: _Where, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise where.error("size", f"expected a positive number of bytes, got {value!r}")
+    return value
+
+
+def _model_path(where: _Where, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise where.error("model", f"expected a path inside the archive as text, got {value!r}")
+    path = PurePosixPath(value.replace("\\", "/"))
+    if path.is_absolute() or re.match(r"[A-Za-z]:", value) or ".." in path.parts:
+        raise where.error("model", f"{value!r} must be a relative path inside the archive, "
+                                   "without '..'")
+    return str(path)

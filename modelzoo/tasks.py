@@ -1,0 +1,111 @@
+"""The doit tasks of a manifest: download -> unpack -> prepare -> convert -> verify, per model.
+
+`dodo.py` only forwards to `ZooTasks`. Every task is keyed so that doit's own up-to-date check
+(file_dep + `config_changed` of a content key) skips what has not changed, and every action
+first looks in the content-addressed cache, so a build with a fresh `.doit.db` (or a fresh
+checkout with the old `cache/`) restores outputs instead of rebuilding them. Nothing here
+imports numpy, onnx or TensorFlow: the actions do, and only when they have real work.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from doit.tools import config_changed
+
+from . import actions
+from .cache import Cache
+from .keys import code_digest, digest
+from .manifest import Manifest, ModelEntry, load_manifest
+
+MANIFEST_VAR = "manifest"
+# The code whose edits change each stage's output.
+PREPARE_CODE = ("modelzoo/prepare.py", "converter/frontends/tf/freeze.py")
+CONVERTER_CODE = ("converter",)
+VERIFY_CODE = ("modelzoo/verify.py", "modelzoo/runtime.py", "converter/ir/validator.py")
+
+
+class ZooTasks:
+    def __init__(self, manifest_path: str | Path):
+        self.manifest: Manifest = load_manifest(manifest_path)
+        self.cache = Cache(self.manifest.cache_dir)
+
+    # -- paths and keys -------------------------------------------------------------------
+    def download_path(self, entry: ModelEntry) -> Path:
+        return actions.download_target(self.cache, entry)
+
+    def prepare_key(self, entry: ModelEntry) -> str:
+        options = entry.options()
+        return digest("prepare", str(entry.checksum), entry.model, entry.framework,
+                      list(options.output), code_digest(*PREPARE_CODE))
+
+    def prepared_dir(self, entry: ModelEntry) -> Path:
+        return actions.tree_dir(self.cache, "prepared", self.prepare_key(entry))
+
+    def ir_key(self, entry: ModelEntry, precision: str) -> str:
+        return digest("convert", self.prepare_key(entry), entry.flags_key(), precision, code_digest(*CONVERTER_CODE))
+
+    def verify_key(self, entry: ModelEntry, precision: str) -> str:
+        return digest("verify", self.ir_key(entry, precision), entry.tolerance[precision],
+                      entry.flags_key(), code_digest(*VERIFY_CODE))
+
+    def output_dir(self, entry: ModelEntry, precision: str) -> Path:
+        return self.manifest.output_dir / entry.name / precision
+
+    def ir_files(self, entry: ModelEntry, precision: str) -> list[Path]:
+        folder = self.output_dir(entry, precision)
+        return [folder / f"{entry.name}.xml", folder / f"{entry.name}.bin"]
+
+    # -- tasks ----------------------------------------------------------------------------
+    def download(self):
+        for entry in self.manifest.models:
+            yield {"name": entry.name, "actions": [(actions.download, [self.cache, entry])],
+                   "targets": [self.download_path(entry)],
+                   "uptodate": [config_changed(digest(str(entry.checksum), entry.url))],
+                   "doc": f"fetch {entry.url}", "verbosity": 2}
+
+    def unpack(self):
+        for entry in self.manifest.models:
+            yield {"name": entry.name, "actions": [(actions.unpack, [self.cache, entry])],
+                   "file_dep": [self.download_path(entry)],
+                   "targets": [actions.unpacked_marker(self.cache, entry)]}
+
+    def prepare(self):
+        for entry in self.manifest.models:
+            folder = self.prepared_dir(entry)
+            yield {"name": entry.name, "actions": [(actions.prepare, [self.cache, entry, self.prepare_key(entry)])],
+                   "task_dep": [f"unpack:{entry.name}"],
+                   "targets": [folder / "prepared.json"],
+                   "uptodate": [config_changed(self.prepare_key(entry))]}
+
+    def convert(self):
+        for entry in self.manifest.models:
+            for precision in entry.precisions:
+                key = self.ir_key(entry, precision)
+                yield {"name": f"{entry.name}-{precision}",
+                       "actions": [(actions.convert, [self.cache, entry, precision, key,
+                                                      self.prepared_dir(entry), self.output_dir(entry, precision)])],
+                       "file_dep": [self.prepared_dir(entry) / "prepared.json"],
+                       "task_dep": [f"unpack:{entry.name}"],
+                       "targets": self.ir_files(entry, precision),
+                       "uptodate": [config_changed(key)],
+                       "clean": [(actions.clean_outputs, [self.ir_files(entry, precision)])]}
+            last = "verify" if entry.verify else "convert"
+            yield {"name": entry.name, "actions": None,
+                   "task_dep": [f"{last}:{entry.name}-{p}" for p in entry.precisions],
+                   "doc": f"convert and verify {entry.name} in {', '.join(entry.precisions)}"}
+
+    def verify(self):
+        for entry in self.manifest.models:
+            if not entry.verify:
+                continue
+            for precision in entry.precisions:
+                key = self.verify_key(entry, precision)
+                report = self.output_dir(entry, precision) / "verify.json"
+                yield {"name": f"{entry.name}-{precision}",
+                       "actions": [(actions.verify, [self.cache, entry, precision, key,
+                                                     self.prepared_dir(entry), self.ir_files(entry, precision)[0]])],
+                       "file_dep": self.ir_files(entry, precision),
+                       "task_dep": [f"unpack:{entry.name}"],
+                       "targets": [report],
+                       "uptodate": [config_changed(key)],
+                       "clean": [(actions.clean_outputs, [[report]])]}
