@@ -13,9 +13,27 @@ import numpy as np
 F32_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
 
 
+def import_openvino():
+    """`openvino`, imported so that the process still exits cleanly under doit.
+
+    openvino pulls in absl, whose logging handler binds the current sys.stderr; under doit that
+    is a capture object without `close`, and logging's shutdown at exit prints a traceback.
+    Pointing the handler at the real stderr avoids it."""
+    import sys
+
+    import openvino
+
+    absl_logging = sys.modules.get("absl.logging")
+    if absl_logging is not None:
+        handler = absl_logging.get_absl_handler().python_handler
+        if not hasattr(handler.stream, "close"):
+            handler.stream = sys.__stderr__
+    return openvino
+
+
 def run_openvino(xml_path: str | Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Compile the IR on CPU (f32) and run it; outputs keyed by every name of each output."""
-    import openvino as ov
+    ov = import_openvino()
 
     core = ov.Core()
     model = core.read_model(str(xml_path))

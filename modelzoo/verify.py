@@ -83,7 +83,9 @@ def assert_passed(report: dict[str, Any], model_name: str) -> None:
 # -- the comparison ----------------------------------------------------------------------------
 def _compare(report: dict, xml_path: Path, source: Path, framework: str, inputs_meta: dict,
              seed: int, preprocessing: dict) -> None:
-    import openvino as ov
+    from .runtime import import_openvino
+
+    ov = import_openvino()
 
     from .runtime import run_openvino
 
@@ -157,28 +159,35 @@ def output_errors(actual, expected) -> tuple[float, float]:
 
 
 def shape_mismatches(model, xml_path: Path) -> list[str]:
-    """Ports whose dims in the XML differ from the shape OpenVINO infers, one line each."""
+    """Ports whose dims in the XML differ from the shape OpenVINO infers, one line each.
+
+    Ports are paired by position among the layer's inputs, then its outputs: OpenVINO may give
+    an op more inputs than the XML wrote (e.g. Pad's optional pad value), so ids would not match.
+    """
     from lxml import etree
 
-    written: dict[str, dict[int, list[str]]] = {}
+    written: dict[str, tuple[list, list]] = {}
     for layer in etree.parse(str(xml_path)).getroot().iterfind("layers/layer"):
-        ports = {int(p.get("id")): [(d.text or "").strip() for d in p.iterfind("dim")]
-                 for p in layer.iterfind("*/port")}
-        written[layer.get("name")] = ports
+        def dims_of(kind: str) -> list[tuple[str, list[str]]]:
+            return [(p.get("id"), [(d.text or "").strip() for d in p.iterfind("dim")])
+                    for p in layer.iterfind(f"{kind}/port")]
+        written[layer.get("name")] = (dims_of("input"), dims_of("output"))
     problems = []
     for op in model.get_ordered_ops():
         ports = written.get(op.get_friendly_name())
         if ports is None:
             continue
-        inferred = [op.get_input_partial_shape(i) for i in range(op.get_input_size())]
-        inferred += [op.get_output_partial_shape(i) for i in range(op.get_output_size())]
-        for port_id, shape in enumerate(inferred):
-            dims = ["-1" if d.is_dynamic else str(d.get_length()) for d in shape] \
-                if shape.rank.is_static else None
-            if port_id in ports and dims is not None and ports[port_id] != dims:
-                problems.append(f"layer {op.get_friendly_name()!r} ({op.get_type_name()}) port "
-                                f"{port_id}: XML says [{','.join(ports[port_id])}], OpenVINO "
-                                f"infers [{','.join(dims)}]")
+        inferred = ([op.get_input_partial_shape(i) for i in range(op.get_input_size())],
+                    [op.get_output_partial_shape(i) for i in range(op.get_output_size())])
+        for xml_ports, shapes in zip(ports, inferred):
+            for (port_id, xml_dims), shape in zip(xml_ports, shapes):
+                if shape.rank.is_dynamic:
+                    continue
+                dims = ["-1" if d.is_dynamic else str(d.get_length()) for d in shape]
+                if xml_dims != dims:
+                    problems.append(f"layer {op.get_friendly_name()!r} ({op.get_type_name()}) "
+                                    f"port {port_id}: XML says [{','.join(xml_dims)}], OpenVINO "
+                                    f"infers [{','.join(dims)}]")
     return problems
 
 

@@ -12,6 +12,7 @@ with the whole file), `wrong_length` (announce `extra` more bytes than sent, the
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
@@ -144,9 +145,9 @@ def _handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def http_server() -> Iterator[FileServer]:
-    """A server on 127.0.0.1 at a free port, running in a thread for the test's duration."""
+@contextlib.contextmanager
+def serving() -> Iterator[FileServer]:
+    """A server on 127.0.0.1 at a free port, running in a thread while the block runs."""
     files = FileServer()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(files))
     httpd.daemon_threads = True
@@ -160,3 +161,10 @@ def http_server() -> Iterator[FileServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def http_server() -> Iterator[FileServer]:
+    """A loopback server for the test's duration."""
+    with serving() as files:
+        yield files

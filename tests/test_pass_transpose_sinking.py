@@ -65,3 +65,18 @@ def test_reduce_keeping_dims_and_unknown_consumers():
     assert mean_input.op == "Transpose"
     assert mean_input.inputs[0].node.op == "ReduceMax"
     assert mean_input.inputs[0].node.inputs[1].value.tolist() == [1]
+
+
+def test_pads_follow_the_transpose(tmp_path):
+    g = Graph()
+    x = g.parameter("x", (1, 5, 5, 4), "f32")
+    y = nhwc_block(g, x, 5)
+    y = g.op("Pad", y, g.const(np.array([0, 1, 0, 0], np.int64)), g.const(np.array([0, 0, 2, 0], np.int64)),
+             g.const(np.float32(0.5)), pad_mode="constant")
+    g.result(nhwc_block(g, y, 6), "y")
+    before = snapshot(g)
+    transpose_sinking.run(g)
+    assert op_counts(g)["Transpose"] == 2  # the input's and the output's
+    feeds = {"x": rng_input((1, 5, 5, 4))}
+    np.testing.assert_allclose(run_graph(g, tmp_path / "a", feeds)["y"],
+                               run_graph(before, tmp_path / "b", feeds)["y"], rtol=1e-5, atol=1e-5)

@@ -11,6 +11,7 @@ Rules (T = Transpose with constant order p):
     binary(T(x), T(y))      -> T(binary(x, y))                        (same p)
     Concat(T(x_i), axis a)  -> T(Concat(x_i, axis p[a]))              (all inputs T with same p)
     Reduce(T(x), axes A)    -> Reduce(x, p[A]) followed by what is left of T
+    Pad(T(x), b, e)         -> T(Pad(x, b and e permuted by p⁻¹))     (constant pads)
 A Transpose that reaches a Result or an op it does not commute with stays there.
 """
 from __future__ import annotations
@@ -79,6 +80,8 @@ def _push_into(graph: Graph, transpose: Node, order: list[int], consumer: Node) 
         return _push_into_concat(graph, order, consumer)
     if consumer.op in REDUCE:
         return _push_into_reduce(graph, transpose, order, consumer)
+    if consumer.op == "Pad":
+        return _push_into_pad(graph, transpose, order, consumer)
     return False
 
 
@@ -123,6 +126,20 @@ def _push_into_reduce(graph: Graph, transpose: Node, order: list[int], consumer:
         kept = [order[i] for i in range(rank) if i not in axes]
         rest = [sorted(kept).index(k) for k in kept]
     _replace(graph, consumer, _transpose(graph, moved, rest, consumer.name) if rest != sorted(rest) else moved)
+    return True
+
+
+def _push_into_pad(graph: Graph, transpose: Node, order: list[int], consumer: Node) -> bool:
+    begin, end = consumer.inputs[1].value, consumer.inputs[2].value
+    if consumer.inputs[0].node is not transpose or begin is None or end is None:
+        return False
+    inputs = [transpose.inputs[0]]
+    for pads in (begin, end):
+        moved_pads = np.empty_like(pads)
+        moved_pads[order] = pads  # pads[i] belongs to output axis i, which is input axis order[i]
+        inputs.append(graph.const(moved_pads, name=f"{consumer.name}/pads"))
+    moved = graph.add("Pad", inputs + consumer.inputs[3:], consumer.attrs, name=consumer.name).output()
+    _replace(graph, consumer, _transpose(graph, moved, order, consumer.name))
     return True
 
 
