@@ -5,12 +5,17 @@
     doit convert manifest=PATH        # another manifest
     doit -n 4 convert                 # four tasks at a time
 """
+import logging
 import sys
 
 from doit import get_var
 
 from modelzoo.errors import PipelineError
 from modelzoo.tasks import ZooTasks
+
+# One line per downloaded file (tqdm draws a bar instead when stderr is a terminal).
+logging.basicConfig(level=logging.WARNING, format="%(message)s")
+logging.getLogger("modelzoo").setLevel(logging.INFO)
 
 try:
     ZOO = ZooTasks(get_var("manifest", "models.toml") or "models.toml")

@@ -174,7 +174,10 @@ def _shape_from(raw: Any) -> Shape:
     body = str(raw).strip()
     if not body:
         return ()
-    return tuple(_dim(d) for d in re.split(r"[,\s]+", body))
+    parts = body.split(",") if "," in body else body.split()
+    if any(not p.strip() for p in parts):
+        raise ValueError(f"{body!r} has an empty dimension")
+    return tuple(_dim(d) for d in parts)
 
 
 def parse_input_shape(raw: Any) -> tuple[Shape, ...]:

@@ -43,11 +43,13 @@ class ZooModel:
     model: str
     description: str
     flags: dict[str, Any] = field(default_factory=dict)
+    located: bool = False  # leave `framework` and `model` out: the prepare stage finds them
 
 
 MODELS = [
     ZooModel("tiny-cnn-onnx", "tiny_cnn.tar.gz", "onnx", "tiny_cnn/tiny_cnn.onnx",
-             "ONNX CNN: Conv, BatchNormalization, Relu, MaxPool, Dropout, Gemm, Softmax"),
+             "ONNX CNN: Conv, BatchNormalization, Relu, MaxPool, Dropout, Gemm, Softmax",
+             located=True),
     ZooModel("squeezenet-light-onnx", "squeezenet_light.zip", "onnx",
              "squeezenet_light/squeezenet.onnx", "The onnx wheel's light SqueezeNet 1.0",
              {"input_shape": [1, 3, 224, 224],
@@ -58,10 +60,11 @@ MODELS = [
              {"input_shape": [1, 96, 96, 3], "mean_values": [127.5, 127.5, 127.5],
               "scale_values": [127.5, 127.5, 127.5], "reverse_input_channels": True}),
     ZooModel("small-cnn-savedmodel", "small_cnn_savedmodel.tar.gz", "tf", tfzoo.SAVED_MODEL_DIR,
-             "Small Keras CNN as a TF2 SavedModel", {"input_shape": [1, 32, 32, 3]}),
+             "Small Keras CNN as a TF2 SavedModel", {"input_shape": [1, 32, 32, 3]},
+             located=True),
     ZooModel("tf1-cnn-checkpoint", "tf1_cnn_checkpoint.tgz", "tf",
              f"{tfzoo.CHECKPOINT_DIR}/model.ckpt.meta",
-             "TF1 graph saved as a checkpoint and meta graph", {"output": "prob"}),
+             "TF1 graph saved as a checkpoint and meta graph", {"output": "prob"}, located=True),
 ]
 
 
@@ -191,10 +194,10 @@ def _archive_model(staging: Path, out_dir: Path, model: ZooModel) -> dict[str, A
     pack = zip_bytes if model.archive.endswith(".zip") else tar_gz_bytes
     data = pack(staging, folder)
     _write_atomically(out_dir / "archives" / model.archive, data)
+    where = {} if model.located else {"framework": model.framework, "model": model.model}
     return {"name": model.name, "description": model.description,
             "url": f"archives/{model.archive}", "sha256": hashlib.sha256(data).hexdigest(),
-            "size": len(data), "framework": model.framework, "model": model.model,
-            "precisions": PRECISIONS, **model.flags}
+            "size": len(data), **where, "precisions": PRECISIONS, **model.flags}
 
 
 def _members(staging: Path, folder: str) -> list[tuple[str, Path]]:

@@ -13,6 +13,7 @@ import pytest
 
 from modelzoo.localzoo import build_local_zoo
 from modelzoo.manifest import load_manifest
+from modelzoo.prepare import locate_model
 
 TF_OPS = {"Conv2D", "DepthwiseConv2dNative", "BiasAdd", "FusedBatchNormV3", "Relu", "Relu6",
           "AddV2", "Mean", "MaxPool", "AvgPool", "Pad", "MatMul", "Softmax", "Reshape", "Squeeze",
@@ -34,29 +35,28 @@ def models(zoo) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def unpacked(zoo, models, tmp_path_factory) -> Path:
-    """Every archive unpacked into one folder (their top folders differ)."""
+    """Each archive unpacked into a folder of its own; where the manifest leaves `model` out,
+    the prepare stage's own search finds it, and its path is noted in the model's table."""
     root = tmp_path_factory.mktemp("unpacked")
-    for model in models.values():
+    for name, model in models.items():
         archive = zoo.parent / model["url"]
         if archive.suffix == ".zip":
             with zipfile.ZipFile(archive) as z:
-                z.extractall(root)
+                z.extractall(root / name)
         else:
             with tarfile.open(archive, "r:gz") as t:
-                t.extractall(root, filter="data")
+                t.extractall(root / name, filter="data")
+        location = locate_model(root / name, name, model.get("model"), model.get("framework"))
+        model["located"] = f"{name}/{location.path}"
+        model["kind"] = location.kind
     return root
 
 
 def kind(model: dict) -> str:
-    path = model["model"]
-    if model["framework"] == "onnx":
-        return "onnx" if path.endswith(".onnx") else "other"
-    if path.endswith(".meta"):
-        return "checkpoint"
-    return "frozen" if path.endswith(".pb") else "savedmodel"
+    return {"saved_model": "savedmodel"}.get(model["kind"], model["kind"])
 
 
-def test_manifest_lists_every_format(zoo, models):
+def test_manifest_lists_every_format(zoo, models, unpacked):
     assert len(models) >= 5
     assert {"onnx", "frozen", "savedmodel", "checkpoint"} <= {kind(m) for m in models.values()}
     suffixes = {Path(m["url"]).name.split(".", 1)[1] for m in models.values()}
@@ -104,7 +104,7 @@ def test_onnx_models_use_classic_ops_and_run(models, unpacked):
     import onnxruntime as ort
 
     for model in (m for m in models.values() if kind(m) == "onnx"):
-        path = unpacked / model["model"]
+        path = unpacked / model["located"]
         proto = onnx.load(str(path))
         onnx.checker.check_model(proto)
         assert {n.op_type for n in proto.graph.node} <= ONNX_OPS, model["name"]
@@ -119,7 +119,7 @@ def test_onnx_models_use_classic_ops_and_run(models, unpacked):
 def test_tiny_cnn_has_the_requested_ops(models, unpacked):
     import onnx
 
-    path = unpacked / models["tiny-cnn-onnx"]["model"]
+    path = unpacked / models["tiny-cnn-onnx"]["located"]
     ops = {n.op_type for n in onnx.load(str(path)).graph.node}
     assert {"Conv", "BatchNormalization", "Relu", "MaxPool", "GlobalAveragePool", "Gemm",
             "Softmax", "Dropout", "Identity"} <= ops
@@ -129,7 +129,7 @@ def test_squeezenet_weights_are_random(models, unpacked):
     import onnx
     from onnx import numpy_helper
 
-    path = unpacked / models["squeezenet-light-onnx"]["model"]
+    path = unpacked / models["squeezenet-light-onnx"]["located"]
     graph = onnx.load(str(path)).graph
     assert "ConstantOfShape" not in {n.op_type for n in graph.node}
     weights = [numpy_helper.to_array(t) for t in graph.initializer]
@@ -139,7 +139,7 @@ def test_squeezenet_weights_are_random(models, unpacked):
 def test_tf_models_load_with_classic_ops(models, unpacked):
     import tensorflow as tf
 
-    by_kind = {kind(m): unpacked / m["model"] for m in models.values()}
+    by_kind = {kind(m): unpacked / m["located"] for m in models.values()}
     graph_def = tf.compat.v1.GraphDef()
     graph_def.ParseFromString(by_kind["frozen"].read_bytes())
     ops = {n.op for n in graph_def.node}

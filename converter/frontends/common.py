@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from ..errors import UnsupportedOpsError, UserInputError
-from ..graph import Graph, Output
+from ..graph import Graph, Node, Output
+from ..ops import spec
 from ..options import ConversionOptions, Shape
 
 Handler = Callable[["NodeContext"], "list[Output] | Output"]
@@ -46,6 +49,42 @@ class HandlerRegistry:
         missing = [(op, name) for op, name, version in nodes if self.lookup(op, version) is None]
         if missing:
             raise UnsupportedOpsError(self.framework, missing)
+
+
+def constant_value(output: Output, memo: dict[int, tuple[Node, list | None]] | None = None) -> np.ndarray | None:
+    """The value `output` always has, computed from constants through ops that can evaluate
+    (ShapeOf of a static shape included), or None when it depends on the model's inputs.
+
+    Handlers need constants where ONNX passes shapes, axes or pads as tensors that are often
+    computed (Shape -> Gather -> Concat -> Reshape). Iterative, so long chains are no problem;
+    `memo` (id(node) -> (node, values)) lets a frontend share work across a whole translation."""
+    memo = {} if memo is None else memo
+    stack = [output.node]
+    while stack:
+        node = stack[-1]
+        if id(node) in memo:
+            stack.pop()
+            continue
+        if node.op == "Const":
+            memo[id(node)] = (node, [node.value])
+        elif node.op == "ShapeOf":
+            memo[id(node)] = (node, spec("ShapeOf").fold(node))
+        elif node.op == "Parameter" or spec(node.op).evaluate is None:
+            memo[id(node)] = (node, None)
+        else:
+            pending = [s.node for s in node.inputs if id(s.node) not in memo]
+            if pending:
+                stack.extend(pending)
+                continue
+            values = [memo[id(s.node)][1] for s in node.inputs]
+            if any(v is None for v in values):
+                memo[id(node)] = (node, None)
+            else:
+                inputs = [v[s.index] for v, s in zip(values, node.inputs)]
+                memo[id(node)] = (node, spec(node.op).evaluate(node, inputs))
+        stack.pop()
+    values = memo[id(output.node)][1]
+    return None if values is None else values[output.index]
 
 
 class NodeContext:

@@ -1,7 +1,15 @@
 """Shape arithmetic shared by the ops' inference: -1 is a dynamic dimension."""
 from __future__ import annotations
 
-from ..graph import Shape
+import numpy as np
+
+from ..graph import Output, Shape
+
+
+def const_ints(output: Output) -> list[int] | None:
+    """The integers a constant input holds (axes, shapes, pads), or None if it is not constant."""
+    value = output.value
+    return None if value is None else [int(v) for v in np.ravel(value)]
 
 
 def broadcast(a: Shape, b: Shape) -> Shape:

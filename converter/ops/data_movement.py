@@ -4,13 +4,8 @@ import math
 import numpy as np
 
 from ..element_types import to_numpy
-from ._shapes import broadcast, normalize_axis
+from ._shapes import broadcast, const_ints, normalize_axis
 from . import OpSpec, register
-
-
-def _ints(output) -> list[int] | None:
-    value = output.value
-    return None if value is None else [int(v) for v in np.ravel(value)]
 
 
 def _slice_length(size: int, start: int, stop: int, step: int) -> int:
@@ -30,7 +25,7 @@ class Slice(OpSpec):
     @staticmethod
     def infer(node):
         data = node.inputs[0]
-        params = [_ints(s) for s in node.inputs[1:]]
+        params = [const_ints(s) for s in node.inputs[1:]]
         if data.shape is None:
             return [(None, data.element_type)]
         if any(p is None for p in params):
@@ -65,7 +60,7 @@ class Split(OpSpec):
     def infer(node):
         data, axis = node.inputs
         parts = node.attrs["num_splits"]
-        axis_value = _ints(axis)
+        axis_value = const_ints(axis)
         if data.shape is None or axis_value is None:
             return [(None, data.element_type)] * parts
         a = normalize_axis(axis_value[0], len(data.shape))
@@ -98,7 +93,7 @@ class VariadicSplit(OpSpec):
     @classmethod
     def infer(cls, node):
         data, axis, split_lengths = node.inputs
-        axis_value, lengths = _ints(axis), _ints(split_lengths)
+        axis_value, lengths = const_ints(axis), const_ints(split_lengths)
         if lengths is None:
             count = split_lengths.shape[0] if split_lengths.shape else 1
             return [(None, data.element_type)] * count
@@ -127,7 +122,7 @@ class Tile(OpSpec):
     @staticmethod
     def infer(node):
         data, repeats = node.inputs
-        reps = _ints(repeats)
+        reps = const_ints(repeats)
         if data.shape is None or reps is None:
             return [(None, data.element_type)]
         rank = max(len(data.shape), len(reps))
@@ -151,7 +146,7 @@ class Broadcast(OpSpec):
     @staticmethod
     def infer(node):
         data, target = node.inputs[:2]
-        shape = _ints(target)
+        shape = const_ints(target)
         if shape is None:
             length = target.shape[0] if target.shape else -1
             return [(None if length == -1 else (-1,) * length, data.element_type)]

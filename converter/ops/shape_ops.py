@@ -2,13 +2,8 @@
 Gather, Pad."""
 import numpy as np
 
-from ._shapes import normalize_axis
+from ._shapes import const_ints, normalize_axis
 from . import OpSpec, register
-
-
-def _const_ints(output) -> list[int] | None:
-    value = output.value
-    return None if value is None else [int(v) for v in np.ravel(value)]
 
 
 @register
@@ -19,7 +14,7 @@ class Reshape(OpSpec):
     @staticmethod
     def infer(node):
         data, target = node.inputs
-        pattern = _const_ints(target)
+        pattern = const_ints(target)
         if pattern is None:
             length = target.shape[0] if target.shape else -1
             return [(None if length == -1 else (-1,) * length, data.element_type)]
@@ -60,7 +55,7 @@ class Squeeze(OpSpec):
             return [(None, data.element_type)]
         if len(node.inputs) == 1:
             return [(tuple(d for d in data.shape if d != 1), data.element_type)]
-        axes = {normalize_axis(a, len(data.shape)) for a in _const_ints(node.inputs[1])}
+        axes = {normalize_axis(a, len(data.shape)) for a in const_ints(node.inputs[1])}
         return [(tuple(d for i, d in enumerate(data.shape) if i not in axes), data.element_type)]
 
     @staticmethod
@@ -79,7 +74,7 @@ class Unsqueeze(OpSpec):
         if data.shape is None or axes.value is None:
             return [(None, data.element_type)]
         rank = len(data.shape) + axes.value.size
-        inserted = sorted(normalize_axis(a, rank) for a in _const_ints(axes))
+        inserted = sorted(normalize_axis(a, rank) for a in const_ints(axes))
         shape = list(data.shape)
         for axis in inserted:
             shape.insert(axis, 1)
@@ -99,7 +94,7 @@ class Transpose(OpSpec):
     @staticmethod
     def infer(node):
         data, order = node.inputs
-        perm = _const_ints(order)
+        perm = const_ints(order)
         if data.shape is None or perm is None:
             return [(None, data.element_type)]
         if not perm:
@@ -142,7 +137,7 @@ class Gather(OpSpec):
     @staticmethod
     def infer(node):
         data, indices, axis = node.inputs
-        axis_value = _const_ints(axis)
+        axis_value = const_ints(axis)
         if data.shape is None or indices.shape is None or axis_value is None:
             return [(None, data.element_type)]
         if node.attrs.get("batch_dims", 0):
@@ -166,7 +161,7 @@ class Pad(OpSpec):
     @staticmethod
     def infer(node):
         data, begin, end = node.inputs[:3]
-        b, e = _const_ints(begin), _const_ints(end)
+        b, e = const_ints(begin), const_ints(end)
         if data.shape is None or b is None or e is None:
             return [(None if data.shape is None else (-1,) * len(data.shape), data.element_type)]
         shape = tuple(-1 if d == -1 else d + x + y for d, x, y in zip(data.shape, b, e))

@@ -7,13 +7,11 @@ import numpy as np
 
 from ...element_types import from_numpy
 from ...graph import Graph, Output
-from ...ops import spec
-from ..common import NodeContext
+from ..common import NodeContext, constant_value
 from .tensors import numpy_type, shape_of, tensor_value
 
 NHWC_TO_NCHW = (0, 3, 1, 2)
 NCHW_TO_NHWC = (0, 2, 3, 1)
-_FOLD_DEPTH = 32
 
 
 def decode_attr(value, where: str) -> Any:
@@ -41,26 +39,6 @@ def _scalar(kind: str, item: Any, where: str) -> Any:
     if kind in ("i", "type"):
         return int(item)
     return item
-
-
-def constant_value(output: Output, depth: int = 0) -> np.ndarray | None:
-    """The value of `output` when constants alone determine it (shape arithmetic on static
-    shapes, say), computed here so that handlers can read it; None otherwise."""
-    node = output.node
-    if node.op == "Const":
-        return node.value
-    if node.op == "Parameter" or depth > _FOLD_DEPTH:
-        return None
-    op = spec(node.op)
-    if node.op == "ShapeOf":
-        folded = op.fold(node)
-        return None if folded is None else folded[output.index]
-    if op.evaluate is None:
-        return None
-    values = [constant_value(source, depth + 1) for source in node.inputs]
-    if any(v is None for v in values):
-        return None
-    return op.evaluate(node, values)[output.index]
 
 
 class TFNodeContext(NodeContext):
