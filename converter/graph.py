@@ -170,6 +170,10 @@ class Graph:
         new.info.names |= old.info.names
         old.info.names = set()
 
+    def sweep(self) -> "Sweep":
+        """A single pass over the graph in topological order that may replace outputs."""
+        return Sweep(self)
+
     def uses(self, output: Output) -> list[tuple[Node, int]]:
         """Every (consumer, input index) reading `output`."""
         return [(node, i) for node in self.nodes() for i, source in enumerate(node.inputs)
@@ -187,3 +191,25 @@ class Graph:
         for node in self.nodes():
             if node.op not in ("Parameter", "Const"):
                 infer_node(node)
+
+
+class Sweep:
+    """One topological pass of a rewrite: `for node in sweep:` visits every live node once,
+    after pointing its inputs at the replacements made so far; `sweep.replace(old, new)` makes
+    every later consumer of `old` read `new`. A whole pass costs one traversal, where calling
+    `Graph.replace_uses` per rewrite would cost one per rewrite."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.replacements: dict[Output, Output] = {}
+
+    def __iter__(self) -> Iterator[Node]:
+        for node in self.graph.nodes():
+            if self.replacements:
+                node.inputs = [self.replacements.get(s, s) for s in node.inputs]
+            yield node
+
+    def replace(self, old: Output, new: Output) -> None:
+        new.info.names |= old.info.names
+        old.info.names = set()
+        self.replacements[old] = new

@@ -21,7 +21,8 @@ def run(graph: Graph, options: ConversionOptions) -> int:
         return 0
     compressed = 0
     uses = graph.consumers()
-    for node in graph.nodes():
+    sweep = graph.sweep()
+    for node in sweep:
         if node.op != "Const" or node.outputs[0].element_type != "f32":
             continue
         if any(user.rt_info.get("decompression") for user, _ in uses.get(id(node), [])):
@@ -32,6 +33,6 @@ def run(graph: Graph, options: ConversionOptions) -> int:
         convert = graph.add("Convert", [half], {"destination_type": "f32"},
                             name=f"{node.name}/decompression")
         convert.rt_info["decompression"] = "0"
-        graph.replace_uses(original, convert.output())
+        sweep.replace(original, convert.output())
         compressed += 1
     return compressed

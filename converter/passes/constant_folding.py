@@ -22,7 +22,8 @@ MAX_FOLDED_BYTES = 64 * 1024 * 1024
 
 def run(graph: Graph, options=None) -> int:
     folded = 0
-    for node in graph.nodes():
+    sweep = graph.sweep()
+    for node in sweep:
         if node.op in ("Parameter", "Const", "Result"):
             continue
         values = _fold(node)
@@ -30,7 +31,7 @@ def run(graph: Graph, options=None) -> int:
             continue
         for index, value in enumerate(values):
             replacement = graph.const(value, name=node.name if len(values) == 1 else f"{node.name}.{index}")
-            graph.replace_uses(node.output(index), replacement)
+            sweep.replace(node.output(index), replacement)
         folded += 1
     return folded
 

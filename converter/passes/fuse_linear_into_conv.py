@@ -22,10 +22,13 @@ CONVOLUTIONS = ("Convolution", "GroupConvolution")
 
 
 def run(graph: Graph, options=None) -> int:
-    rewrites = 0
-    while _fuse_one(graph):
-        rewrites += 1
-    return rewrites
+    """Sweeps until nothing fuses: each sweep folds one more link of every chain."""
+    total = 0
+    while True:
+        rewrites = _fuse_sweep(graph)
+        total += rewrites
+        if not rewrites:
+            return total
 
 
 def channel_vector(output: Output, rank: int) -> np.ndarray | None:
@@ -49,9 +52,11 @@ def _operands(node: Node) -> tuple[Output, Output] | None:
     return None
 
 
-def _fuse_one(graph: Graph) -> bool:
+def _fuse_sweep(graph: Graph) -> int:
     uses = graph.consumers()
-    for node in graph.nodes():
+    sweep = graph.sweep()
+    rewrites = 0
+    for node in sweep:
         if node.op not in ("Multiply", "Add") or node.outputs[0].shape is None:
             continue
         operands = _operands(node)
@@ -64,24 +69,26 @@ def _fuse_one(graph: Graph) -> bool:
         rank = len(node.outputs[0].shape)
         if rank < 2 or channel_vector(outer_const, rank) is None:
             continue
-        if _rewrite(graph, node, inner, outer_const, rank):
-            return True
-    return False
+        fused = _rewrite(graph, node, inner, outer_const, rank)
+        if fused is not None:
+            sweep.replace(node.output(), fused)
+            rewrites += 1
+    return rewrites
 
 
-def _rewrite(graph: Graph, node: Node, inner: Node, outer: Output, rank: int) -> bool:
+def _rewrite(graph: Graph, node: Node, inner: Node, outer: Output, rank: int) -> Output | None:
     if node.op == "Multiply" and inner.op in CONVOLUTIONS:
         return _scale_weights(graph, node, inner, channel_vector(outer, rank))
     if inner.op not in ("Add", "Multiply"):
-        return False
+        return None
     inner_operands = _operands(inner)
     if inner_operands is None or channel_vector(inner_operands[1], rank) is None:
-        return False
+        return None
     y, c = inner_operands
     combine = {("Multiply", "Add"): np.multiply, ("Add", "Add"): np.add,
                ("Multiply", "Multiply"): np.multiply}.get((node.op, inner.op))
     if combine is None:
-        return False
+        return None
     shape = [1] * rank
     shape[1] = -1
     merged = combine(channel_vector(c, rank), channel_vector(outer, rank)).reshape(shape)
@@ -91,14 +98,13 @@ def _rewrite(graph: Graph, node: Node, inner: Node, outer: Output, rank: int) ->
         result = graph.op("Add", scaled, merged_const, name=inner.name, auto_broadcast="numpy")
     else:
         result = graph.op(inner.op, y, merged_const, name=inner.name, auto_broadcast="numpy")
-    graph.replace_uses(node.output(), result)
-    return True
+    return result
 
 
-def _scale_weights(graph: Graph, node: Node, conv: Node, scale: np.ndarray) -> bool:
+def _scale_weights(graph: Graph, node: Node, conv: Node, scale: np.ndarray) -> Output | None:
     weights = conv.inputs[1].value
     if weights is None:
-        return False
+        return None
     if conv.op == "Convolution":
         out_channels = weights.shape[0]
         factor = np.broadcast_to(scale, (out_channels,)).reshape((-1,) + (1,) * (weights.ndim - 1))
@@ -107,6 +113,4 @@ def _scale_weights(graph: Graph, node: Node, conv: Node, scale: np.ndarray) -> b
         factor = np.broadcast_to(scale, (groups * per_group,)).reshape(
             (groups, per_group) + (1,) * (weights.ndim - 2))
     new_weights = graph.const((weights * factor).astype(weights.dtype), name=conv.inputs[1].node.name)
-    fused = graph.add(conv.op, [conv.inputs[0], new_weights], conv.attrs, name=conv.name).output()
-    graph.replace_uses(node.output(), fused)
-    return True
+    return graph.add(conv.op, [conv.inputs[0], new_weights], conv.attrs, name=conv.name).output()

@@ -30,9 +30,15 @@ REDUCE = {"ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceProd", "Re
 
 
 def run(graph: Graph, options=None) -> int:
+    """One topological sweep: each node absorbs the Transposes feeding it and passes them on,
+    so a Transpose travels down a whole chain of commuting ops in a single pass."""
     rewrites = 0
-    while _sink_one(graph):
-        rewrites += 1
+    sweep = graph.sweep()
+    for node in sweep:
+        moved = _sink_into(graph, node)
+        if moved is not None:
+            sweep.replace(node.output(), moved)
+            rewrites += 1
     return rewrites
 
 
@@ -45,108 +51,99 @@ def order_of(output: Output) -> list[int] | None:
     return order or list(reversed(range(node.inputs[0].rank)))
 
 
-def _sink_one(graph: Graph) -> bool:
-    """Apply the first rule that matches anywhere; True when the graph changed."""
-    uses = graph.consumers()
-    for node in graph.nodes():
-        order = order_of(node.output()) if node.op == "Transpose" else None
-        if order is None:
-            continue
-        if order == list(range(len(order))):
-            graph.replace_uses(node.output(), node.inputs[0])
-            return True
-        for consumer, _ in uses.get(id(node), []):
-            if _push_into(graph, node, order, consumer):
-                return True
-    return False
+def _sink_into(graph: Graph, node: Node) -> Output | None:
+    """What replaces `node` once the Transposes feeding it are moved below it, or None."""
+    if node.op == "Transpose":
+        return _merge_transposes(graph, node)
+    if not node.inputs or len(node.outputs) != 1:
+        return None
+    order = order_of(node.inputs[0])
+    if node.op in UNARY and len(node.inputs) == 1 and order is not None:
+        moved = graph.add(node.op, [node.inputs[0].node.inputs[0]], node.attrs, name=node.name).output()
+        return _transpose(graph, moved, order, node.name)
+    if node.op in BINARY:
+        return _push_into_binary(graph, node)
+    if node.op == "Concat":
+        return _push_into_concat(graph, node)
+    if node.op in REDUCE and order is not None:
+        return _push_into_reduce(graph, order, node)
+    if node.op == "Pad" and order is not None:
+        return _push_into_pad(graph, order, node)
+    return None
 
 
-def _push_into(graph: Graph, transpose: Node, order: list[int], consumer: Node) -> bool:
-    source = transpose.inputs[0]
-    if consumer.op == "Transpose":
-        second = order_of(consumer.output())
-        if second is None:
-            return False
-        merged = [order[i] for i in second]
-        _replace(graph, consumer, _transpose(graph, source, merged, consumer.name))
-        return True
-    if consumer.op in UNARY and len(consumer.inputs) == 1:
-        moved = graph.add(consumer.op, [source], consumer.attrs, name=consumer.name).output()
-        _replace(graph, consumer, _transpose(graph, moved, order, consumer.name))
-        return True
-    if consumer.op in BINARY:
-        return _push_into_binary(graph, order, consumer)
-    if consumer.op == "Concat":
-        return _push_into_concat(graph, order, consumer)
-    if consumer.op in REDUCE:
-        return _push_into_reduce(graph, transpose, order, consumer)
-    if consumer.op == "Pad":
-        return _push_into_pad(graph, transpose, order, consumer)
-    return False
+def _merge_transposes(graph: Graph, node: Node) -> Output | None:
+    second = order_of(node.output())
+    if second is None:
+        return None
+    source, first = node.inputs[0], order_of(node.inputs[0])
+    if first is not None:
+        second = [first[i] for i in second]
+        source = source.node.inputs[0]
+    if second == list(range(len(second))):
+        return source
+    return None if first is None else _transpose(graph, source, second, node.name)
 
 
-def _push_into_binary(graph: Graph, order: list[int], consumer: Node) -> bool:
+def _push_into_binary(graph: Graph, node: Node) -> Output | None:
+    orders = [order_of(operand) for operand in node.inputs]
+    order = next((o for o in orders if o is not None), None)
+    if order is None:
+        return None
     rank = len(order)
     inverse = list(np.argsort(order))
     inputs = []
-    for operand in consumer.inputs:
-        if order_of(operand) == order:
+    for operand, operand_order in zip(node.inputs, orders):
+        if operand_order == order:
             inputs.append(operand.node.inputs[0])
         elif operand.value is not None and operand.value.ndim <= rank:
             value = operand.value.reshape((1,) * (rank - operand.value.ndim) + operand.value.shape)
             inputs.append(graph.const(np.transpose(value, inverse), name=operand.node.name))
         else:
-            return False
-    moved = graph.add(consumer.op, inputs, consumer.attrs, name=consumer.name).output()
-    _replace(graph, consumer, _transpose(graph, moved, order, consumer.name))
-    return True
+            return None
+    moved = graph.add(node.op, inputs, node.attrs, name=node.name).output()
+    return _transpose(graph, moved, order, node.name)
 
 
-def _push_into_concat(graph: Graph, order: list[int], consumer: Node) -> bool:
-    if any(order_of(operand) != order for operand in consumer.inputs):
-        return False
-    axis = order[consumer.attrs["axis"] % len(order)]
-    moved = graph.op("Concat", *[o.node.inputs[0] for o in consumer.inputs], name=consumer.name, axis=axis)
-    _replace(graph, consumer, _transpose(graph, moved, order, consumer.name))
-    return True
+def _push_into_concat(graph: Graph, node: Node) -> Output | None:
+    order = order_of(node.inputs[0])
+    if order is None or any(order_of(operand) != order for operand in node.inputs):
+        return None
+    axis = order[node.attrs["axis"] % len(order)]
+    moved = graph.op("Concat", *[o.node.inputs[0] for o in node.inputs], name=node.name, axis=axis)
+    return _transpose(graph, moved, order, node.name)
 
 
-def _push_into_reduce(graph: Graph, transpose: Node, order: list[int], consumer: Node) -> bool:
-    axes_value = consumer.inputs[1].value
-    if consumer.inputs[0].node is not transpose or axes_value is None:
-        return False
+def _push_into_reduce(graph: Graph, order: list[int], node: Node) -> Output | None:
+    axes_value = node.inputs[1].value
+    if axes_value is None:
+        return None
     rank = len(order)
     axes = sorted({int(a) % rank for a in np.ravel(axes_value)})
     new_axes = graph.const(np.array(sorted(order[a] for a in axes), dtype=np.int64),
-                           name=consumer.inputs[1].node.name)
-    moved = graph.add(consumer.op, [transpose.inputs[0], new_axes], consumer.attrs, name=consumer.name).output()
-    if consumer.attrs.get("keep_dims"):
+                           name=node.inputs[1].node.name)
+    moved = graph.add(node.op, [node.inputs[0].node.inputs[0], new_axes], node.attrs, name=node.name).output()
+    if node.attrs.get("keep_dims"):
         rest = order
     else:
         kept = [order[i] for i in range(rank) if i not in axes]
         rest = [sorted(kept).index(k) for k in kept]
-    _replace(graph, consumer, _transpose(graph, moved, rest, consumer.name) if rest != sorted(rest) else moved)
-    return True
+    return _transpose(graph, moved, rest, node.name) if rest != sorted(rest) else moved
 
 
-def _push_into_pad(graph: Graph, transpose: Node, order: list[int], consumer: Node) -> bool:
-    begin, end = consumer.inputs[1].value, consumer.inputs[2].value
-    if consumer.inputs[0].node is not transpose or begin is None or end is None:
-        return False
-    inputs = [transpose.inputs[0]]
+def _push_into_pad(graph: Graph, order: list[int], node: Node) -> Output | None:
+    begin, end = node.inputs[1].value, node.inputs[2].value
+    if begin is None or end is None:
+        return None
+    inputs = [node.inputs[0].node.inputs[0]]
     for pads in (begin, end):
         moved_pads = np.empty_like(pads)
         moved_pads[order] = pads  # pads[i] belongs to output axis i, which is input axis order[i]
-        inputs.append(graph.const(moved_pads, name=f"{consumer.name}/pads"))
-    moved = graph.add("Pad", inputs + consumer.inputs[3:], consumer.attrs, name=consumer.name).output()
-    _replace(graph, consumer, _transpose(graph, moved, order, consumer.name))
-    return True
+        inputs.append(graph.const(moved_pads, name=f"{node.name}/pads"))
+    moved = graph.add("Pad", inputs + node.inputs[3:], node.attrs, name=node.name).output()
+    return _transpose(graph, moved, order, node.name)
 
 
 def _transpose(graph: Graph, source: Output, order: list[int], name: str) -> Output:
     return graph.op("Transpose", source, graph.const(np.array(order, dtype=np.int64), name=f"{name}/order"),
                     name=f"{name}/transpose")
-
-
-def _replace(graph: Graph, old: Node, new: Output) -> None:
-    graph.replace_uses(old.output(), new)
