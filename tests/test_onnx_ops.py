@@ -222,3 +222,12 @@ def test_shape_subgraph_becomes_static(tmp_path):
     xml = convert_and_compare(model, tmp_path)
     output = ov.Core().read_model(str(xml)).outputs[0]
     assert output.get_partial_shape().to_shape() == [2, 12]
+
+
+def test_integer_div_truncates_toward_zero_as_onnx_does(tmp_path):
+    """OpenVINO's Divide floors integers by default; ONNX Div truncates (-7 / 2 == -3)."""
+    model = make_model([helper.make_node("Div", ["a", "b"], ["y"])],
+                       {"a": ([6], TensorProto.INT32), "b": ([6], TensorProto.INT32)},
+                       {"y": ([6], TensorProto.INT32)}, opset=13)
+    feeds = {"a": np.array([-7, 7, -8, 9, -1, 0], np.int32), "b": np.array([2, -2, 3, 4, 3, 5], np.int32)}
+    convert_and_compare(model, tmp_path, feeds, rtol=0, atol=0)

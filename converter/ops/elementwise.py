@@ -38,14 +38,22 @@ Less = _binary("Less", np.less, boolean_result=True)
 Greater = _binary("Greater", np.greater, boolean_result=True)
 
 
-def _divide(a, b):
-    """OpenVINO's Divide floors integer quotients (its default `m_pythondiv`), as numpy does."""
-    if np.issubdtype(a.dtype, np.integer):
-        return np.floor_divide(a, b)
-    return np.divide(a, b)
+@register
+class Divide(_Binary):
+    """Divide-1. `m_pythondiv` (default true) floors integer quotients as Python does; false
+    truncates them toward zero as C and ONNX do."""
 
+    type = "Divide"
+    attributes = ("auto_broadcast", "m_pythondiv")
 
-Divide = _binary("Divide", _divide)
+    @staticmethod
+    def evaluate(node, values):
+        a, b = values
+        if not np.issubdtype(a.dtype, np.integer):
+            return [np.divide(a, b).astype(a.dtype)]
+        if node.attrs.get("m_pythondiv", True):
+            return [np.floor_divide(a, b).astype(a.dtype)]
+        return [(np.trunc(a / b)).astype(a.dtype)]
 
 
 class _Unary(OpSpec):

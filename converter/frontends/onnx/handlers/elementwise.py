@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import reduce
 
+from ....element_types import is_float
 from ....graph import Output
 from ..context import OnnxNodeContext
 from . import registry
@@ -32,6 +33,9 @@ def _binary(ctx: OnnxNodeContext) -> Output:
     a, b = ctx.input(0), ctx.input(1)
     if ctx.opset < 7:
         b = _legacy_broadcast(ctx, a, b)
+    if ctx.op_type == "Div" and not is_float(a.element_type or "f32"):
+        # ONNX truncates integer quotients toward zero; OpenVINO floors unless told otherwise
+        return ctx.op("Divide", a, b, auto_broadcast="numpy", m_pythondiv=False)
     return ctx.op(BINARY[ctx.op_type], a, b, auto_broadcast="numpy")
 
 
