@@ -59,7 +59,9 @@ def run_onnxruntime(model_path: str | Path, feeds: dict[str, np.ndarray]) -> dic
 
 def run_tf_graph(pb_path: str | Path, feeds: dict[str, np.ndarray], outputs: list[str]) -> dict[str, np.ndarray]:
     """Run a frozen GraphDef in TensorFlow; feeds and outputs are tensor names (`x:0`)."""
-    import tensorflow as tf
+    from converter.frontends.tf.freeze import import_tensorflow
+
+    tf = import_tensorflow()
 
     graph_def = tf.compat.v1.GraphDef()
     graph_def.ParseFromString(Path(pb_path).read_bytes())

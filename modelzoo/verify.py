@@ -251,7 +251,9 @@ class _SourceModel:
         self.outputs = [o.name for o in graph.output]
 
     def _load_tf(self) -> None:
-        import tensorflow as tf
+        from converter.frontends.tf.freeze import import_tensorflow
+
+        tf = import_tensorflow()
 
         graph_def = tf.compat.v1.GraphDef()
         graph_def.ParseFromString(self.path.read_bytes())

@@ -14,6 +14,17 @@ from ...errors import ModelLoadError, UserInputError
 from .graph_def import find_sinks, split_tensor_name
 
 
+def import_tensorflow():
+    """TensorFlow, imported only here and without its C++ INFO/WARNING lines on stderr (they
+    would drown a build log); an explicit TF_CPP_MIN_LOG_LEVEL from the user still wins."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow
+
+    return tensorflow
+
+
 @dataclass(frozen=True)
 class FrozenGraph:
     """A frozen GraphDef and how to feed and read it.
@@ -38,7 +49,7 @@ def freeze_saved_model(folder: str | Path, tags: list[str] | tuple[str, ...] | N
     if not (folder / "saved_model.pb").exists() and not (folder / "saved_model.pbtxt").exists():
         raise ModelLoadError(f"{folder}: not a SavedModel folder (no saved_model.pb); pass the "
                              f"folder tf.saved_model.save wrote")
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     try:
         loaded = tf.saved_model.load(str(folder), tags=list(tags) if tags else None)
@@ -54,7 +65,7 @@ def freeze_saved_model(folder: str | Path, tags: list[str] | tuple[str, ...] | N
 
 
 def _freeze_function(function) -> FrozenGraph:
-    import tensorflow as tf
+    tf = import_tensorflow()
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2)
 
@@ -69,7 +80,7 @@ def _freeze_function(function) -> FrozenGraph:
 
 
 def _freeze_v1_saved_model(folder: Path, tags, signature: str) -> FrozenGraph:
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     v1 = tf.compat.v1
     with tf.Graph().as_default() as graph, v1.Session(graph=graph) as session:
@@ -95,7 +106,7 @@ def freeze_checkpoint(meta_graph: str | Path, checkpoint_prefix: str | Path,
     if not Path(meta_graph).is_file():
         raise ModelLoadError(f"{meta_graph}: no such meta graph file (the .meta written by "
                              f"tf.compat.v1.train.Saver)")
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     v1 = tf.compat.v1
     with tf.Graph().as_default() as graph, v1.Session(graph=graph) as session:
