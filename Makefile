@@ -1,15 +1,15 @@
-# Two commands, see README.md: `make zoo` and `make test`. Both set up .venv first.
+# Two commands, see README.md: `make zoo` and `make test` (and `make bench`). All set up .venv first.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ZOO_DIR ?= build/local-zoo
 JOBS ?= 2
 
-.PHONY: setup zoo test clean-zoo
+.PHONY: setup zoo test bench clean-zoo
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,bench]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -21,6 +21,10 @@ zoo: setup
 
 test: setup
 	$(VENV)/bin/pytest -q
+
+# Measure against ovc and curl, print the table of ratios (bench/results.md). Minutes.
+bench: setup
+	$(PY) -m bench
 
 clean-zoo:
 	rm -rf $(ZOO_DIR)

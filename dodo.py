@@ -19,13 +19,17 @@ logging.getLogger("modelzoo").setLevel(logging.INFO)
 
 try:
     ZOO = ZooTasks(get_var("manifest", "models.toml") or "models.toml")
+    # One doit run per manifest at a time: a second one waits here, then finds the work done.
+    # Held until the process exits (also on kill -9: the OS drops the lock).
+    ZOO.hold_run_lock()
 except PipelineError as exc:
     sys.exit(f"error: {exc}")
 
 # `continue`: one failing model does not stop the others. The task state lives beside the
-# manifest, so two manifests never share (and invalidate) each other's records.
+# manifest, so two manifests never share (and invalidate) each other's records. sqlite3, not
+# the default dbm (dbm.dumb here), because its commits survive a kill -9 mid-write.
 DOIT_CONFIG = {"default_tasks": ["convert"], "continue": True, "action_string_formatting": "new",
-               "dep_file": str(ZOO.manifest.path.parent / ".doit.db")}
+               "dep_file": str(ZOO.manifest.path.parent / ".doit.db"), "backend": "sqlite3"}
 
 
 def task_download():
@@ -51,3 +55,9 @@ def task_convert():
 def task_verify():
     """Check each IR's structure and compare it numerically with its source model."""
     yield from ZOO.verify()
+
+
+def task_bench():
+    """Benchmark against ovc and curl; prints the table, writes bench/results.{json,md}."""
+    # A shell command: the suite's heavy imports happen in its own process, never here.
+    return {"actions": [f"{sys.executable} -m bench"], "verbosity": 2, "uptodate": [False]}

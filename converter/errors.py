@@ -22,6 +22,9 @@ class UnsupportedOpsError(UserInputError):
     """The model uses operations the frontend does not translate; lists every one of them."""
 
     def __init__(self, framework: str, unsupported: list[tuple[str, str]]):
+        # a malformed file can hold names that are not UTF-8 (protobuf then gives bytes)
+        unsupported = [tuple(t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t)
+                             for t in pair) for pair in unsupported]
         self.unsupported = unsupported
         lines = "\n".join(f"  {op} (node {name!r})" for op, name in unsupported)
         kinds = sorted({op for op, _ in unsupported})
@@ -29,6 +32,10 @@ class UnsupportedOpsError(UserInputError):
             f"{len(unsupported)} {framework} node(s) use operations this converter does not "
             f"support yet ({', '.join(kinds)}):\n{lines}"
         )
+
+
+class ShapeMismatchError(UserInputError):
+    """The model's static shapes do not fit an operation (e.g. MatMul of [1,4] and [5,2])."""
 
 
 class InternalError(ConversionError):

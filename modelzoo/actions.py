@@ -10,14 +10,16 @@ import functools
 import json
 import shutil
 import time
-from pathlib import Path
+from dataclasses import asdict
+from pathlib import Path, PurePosixPath
 
 from doit.exceptions import TaskFailed
 
-from .cache import Cache, _split
+from .cache import Cache
 from .download import _filename
-from .errors import PipelineError
-from .fsutil import atomic_directory, atomic_writer, remove_stale_staging
+from .errors import NO_SPACE_ERRNOS, PipelineError
+from .fsutil import TEMP_SUFFIX, atomic_writer, remove_tree
+from .integrity import check_tree
 from .manifest import ModelEntry
 
 try:  # the converter's own errors are user-facing too
@@ -36,6 +38,12 @@ def reported(action):
             text = str(exc)
             prefix = "" if entry.name in text else f"{entry.label}: "
             return TaskFailed(f"{prefix}{text}")
+        except OSError as exc:
+            if exc.errno not in NO_SPACE_ERRNOS:
+                raise
+            return TaskFailed(f"{entry.label}: {action.__name__} ran out of disk space writing "
+                              f"{exc.filename or 'a file'} ({exc.strerror}); free some space in "
+                              f"{cache.root} and the output folder, then run again")
     return run
 
 
@@ -49,21 +57,12 @@ def unpacked_marker(cache: Cache, entry: ModelEntry) -> Path:
 
 
 def tree_dir(cache: Cache, kind: str, key: str) -> Path:
-    head, rest = _split(key)
-    return cache.root / kind / head / rest
+    return cache.tree_dir(kind, key)
 
 
-def store_tree(cache: Cache, kind: str, key: str, build) -> Path:
-    """The cache folder `kind/<key>`, built by `build(staging)` under the entry's lock if absent."""
-    final = tree_dir(cache, kind, key)
-    if final.is_dir():
-        return final
-    with cache.lock(kind, key):
-        if not final.is_dir():
-            remove_stale_staging(final)
-            with atomic_directory(final) as staging:
-                build(staging)
-    return final
+def store_tree(cache: Cache, kind: str, key: str, build, only: list[str] | None = None) -> Path:
+    """The intact cache folder `kind/<key>`, built by `build(staging)` if absent or damaged."""
+    return cache.store_tree(kind, key, build, only)
 
 
 # -- stages ---------------------------------------------------------------------------------
@@ -74,21 +73,70 @@ def download(cache: Cache, entry: ModelEntry):
     fetch(entry, None, None, cache)
 
 
-@reported
-def unpack(cache: Cache, entry: ModelEntry):
+def _unpacked_tree(cache: Cache, entry: ModelEntry) -> Path:
+    """The archive's unpacked tree, intact; the archive is re-hashed (and fetched again if it
+    is gone or damaged) before anything is unpacked from it."""
+    from .download import fetch
     from .unpack import unpack as unpack_archive
 
-    unpack_archive(download_target(cache, entry), entry.checksum, cache, label=entry.label)
+    found = cache.lookup_unpacked(entry.checksum)
+    if found is not None:
+        return found
+    return unpack_archive(fetch(entry, None, None, cache), entry.checksum, cache,
+                          label=entry.label, **unpack_limits(entry))
+
+
+def unpack_limits(entry: ModelEntry) -> dict:
+    return {"max_bytes": entry.max_unpacked_bytes, "max_files": entry.max_unpacked_files}
+
+
+@reported
+def unpack(cache: Cache, entry: ModelEntry):
+    _unpacked_tree(cache, entry)
+
+
+def _read_paths(location: dict) -> list[str]:
+    """The parts of the unpacked tree that preparing and converting this model read: the
+    model's folder (a SavedModel, or the folder of a file with its external data or
+    checkpoint shards) and the pipeline config."""
+    path = PurePosixPath(location["path"])
+    kind = location["kind"]
+    read = [str(path) if kind == "saved_model" else str(path.parent)]
+    if location.get("pipeline_config"):
+        read.append(location["pipeline_config"])
+    return read
+
+
+def _checked_tree(cache: Cache, entry: ModelEntry, location: dict) -> Path:
+    """The unpacked tree, with the files of `location` checked; unpacked again if damaged."""
+    tree = _unpacked_tree(cache, entry)
+    problem = check_tree(tree, _read_paths(location))
+    if problem is None:
+        return tree
+    with cache.lock("unpacked", entry.checksum.hexdigest):
+        if check_tree(tree, _read_paths(location)) is not None:
+            remove_tree(tree)
+    return _unpacked_tree(cache, entry)
+
+
+def prepared_entry(cache: Cache, entry: ModelEntry, key: str) -> tuple[Path, Path]:
+    """The intact prepared entry and the unpacked tree it points into, rebuilt if damaged."""
+    from .prepare import locate_model, prepare_model
+
+    def build(staging: Path) -> None:
+        tree = _unpacked_tree(cache, entry)
+        location = locate_model(tree, entry.label, entry.model, entry.framework)
+        tree = _checked_tree(cache, entry, asdict(location))
+        prepare_model(tree, location, entry.options().output, staging)
+
+    folder = store_tree(cache, "prepared", key, build)
+    location = json.loads((folder / "prepared.json").read_text())["location"]
+    return folder, _checked_tree(cache, entry, location)
 
 
 @reported
 def prepare(cache: Cache, entry: ModelEntry, key: str):
-    from .prepare import locate_model, prepare_model
-
-    tree = unpacked_marker(cache, entry)
-    location = locate_model(tree, entry.label, entry.model, entry.framework)
-    outputs = entry.options().output
-    store_tree(cache, "prepared", key, lambda staging: prepare_model(tree, location, outputs, staging))
+    prepared_entry(cache, entry, key)
 
 
 def _conversion_options(cache: Cache, entry: ModelEntry, prepared: dict, precision: str, output_dir: Path):
@@ -104,13 +152,13 @@ def _conversion_options(cache: Cache, entry: ModelEntry, prepared: dict, precisi
 
 
 @reported
-def convert(cache: Cache, entry: ModelEntry, precision: str, key: str, prepared_dir: Path, output_dir: Path):
+def convert(cache: Cache, entry: ModelEntry, precision: str, key: str, prepare_key: str, output_dir: Path):
     from .prepare import read_prepared
 
     def build(staging: Path) -> None:
         from converter.pipeline import convert_model
 
-        prepared = read_prepared(prepared_dir, unpacked_marker(cache, entry))
+        prepared = read_prepared(*prepared_entry(cache, entry, prepare_key))
         started = time.perf_counter()
         convert_model(_conversion_options(cache, entry, prepared, precision, staging))
         record = {"model": entry.name, "precision": precision, "seconds": round(time.perf_counter() - started, 3),
@@ -123,13 +171,13 @@ def convert(cache: Cache, entry: ModelEntry, precision: str, key: str, prepared_
 
 
 @reported
-def verify(cache: Cache, entry: ModelEntry, precision: str, key: str, prepared_dir: Path, xml_path: Path):
+def verify(cache: Cache, entry: ModelEntry, precision: str, key: str, prepare_key: str, xml_path: Path):
     from .prepare import read_prepared
 
     def build(staging: Path) -> None:
         from .verify import verify_ir
 
-        prepared = read_prepared(prepared_dir, unpacked_marker(cache, entry))
+        prepared = read_prepared(*prepared_entry(cache, entry, prepare_key))
         options = _conversion_options(cache, entry, prepared, precision, staging)
         report = verify_ir(xml_path, prepared["input_model"], prepared["framework"], precision=precision,
                            tolerance=entry.tolerance[precision], preprocessing=preprocessing_of(options, xml_path))
@@ -173,7 +221,13 @@ def preprocessing_of(options, xml_path: Path) -> dict:
 
 
 def copy_out(source: Path, target: Path) -> None:
-    """Copy a cached file to the output folder; the target appears whole or not at all."""
+    """Copy a cached file to the output folder; the target appears whole or not at all.
+
+    Temporaries of an earlier, killed copy are removed first: the run lock (see
+    `ZooTasks.hold_run_lock`) means no other process is writing this manifest's outputs.
+    """
+    for leftover in target.parent.glob(f".{target.name}.*{TEMP_SUFFIX}"):
+        leftover.unlink(missing_ok=True)
     with atomic_writer(target) as handle, open(source, "rb") as data:
         shutil.copyfileobj(data, handle, 1 << 20)
 

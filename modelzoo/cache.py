@@ -14,12 +14,17 @@ and then finds the entry done instead of building it again.
 """
 from __future__ import annotations
 
+import logging
+import os
 import re
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 from .errors import CacheError
-from .fsutil import atomic_directory, hash_file, remove_stale_staging, remove_tree
+from .fsutil import atomic_directory, hash_file, remove_stale_staging, remove_tree, staging_path
+from .integrity import check_tree, write_record
+
+log = logging.getLogger(__name__)
 
 DIGEST_LENGTHS = {"sha256": 64, "sha384": 96}
 _HEX = re.compile(r"[0-9a-f]+")
@@ -116,6 +121,8 @@ class Cache:
                 if folder.is_dir() else []
             if len(files) == 1 and verify_file(files[0], *checksum):
                 return files[0]
+            log.warning("cached download %s does not match its %s; fetching it again",
+                        folder, checksum.algo)
             remove_tree(folder)
         return None
 
@@ -148,8 +155,9 @@ class Cache:
         return self.root / "unpacked" / head / rest
 
     def lookup_unpacked(self, checksum: Checksum | tuple[str, str]) -> Path | None:
-        folder = self.unpacked_dir(checksum)
-        return folder if folder.is_dir() else None
+        """The unpacked tree if it is present and intact (a damaged one is deleted)."""
+        return self._lookup_tree("unpacked", Checksum.of(checksum).hexdigest,
+                                 self.unpacked_dir(checksum))
 
     def store_unpacked(self, checksum: Checksum | tuple[str, str],
                        build: Callable[[Path], None]) -> Path:
@@ -163,24 +171,65 @@ class Cache:
         return self.root / "ir" / head / rest
 
     def lookup_ir(self, key: str) -> Path | None:
-        folder = self.ir_dir(key)
-        return folder if folder.is_dir() else None
+        return self._lookup_tree("ir", _check_key(key), self.ir_dir(key))
 
     def store_ir(self, key: str, build: Callable[[Path], None]) -> Path:
         """Return the IR folder for `key`, calling `build(staging_dir)` to fill it if absent."""
         return self._store_tree("ir", _check_key(key), self.ir_dir(key), build)
 
-    def _store_tree(self, kind: str, key: str, final: Path,
-                    build: Callable[[Path], None]) -> Path:
-        if final.is_dir():
+    def tree_dir(self, kind: str, key: str) -> Path:
+        """The folder of a tree entry `kind/<hh>/<rest-of-key>` (prepared, verify, ...)."""
+        key = _check_key(key)
+        head, rest = _split(key)
+        return self.root / kind / head / rest
+
+    def store_tree(self, kind: str, key: str, build: Callable[[Path], None],
+                   only: list[str] | None = None) -> Path:
+        """The intact entry `kind/<key>`, built by `build(staging_dir)` if absent or damaged.
+
+        `only` limits the integrity check to the files the caller will read (see
+        `integrity.check_tree`); without it the whole entry is checked.
+        """
+        return self._store_tree(kind, _check_key(key), self.tree_dir(kind, key), build, only)
+
+    def _lookup_tree(self, kind: str, key: str, final: Path) -> Path | None:
+        if not final.is_dir():
+            return None
+        if check_tree(final) is None:
             return final
         with self._locked(kind, key):
-            if final.is_dir():  # another process built it while we waited
+            if final.is_dir() and not self._discard_if_damaged(final, None):
                 return final
+        return None
+
+    def _store_tree(self, kind: str, key: str, final: Path,
+                    build: Callable[[Path], None], only: list[str] | None = None) -> Path:
+        if final.is_dir() and check_tree(final, only) is None:
+            return final
+        with self._locked(kind, key):
+            if final.is_dir() and not self._discard_if_damaged(final, only):
+                return final  # another process built it while we waited
             remove_stale_staging(final)
             with atomic_directory(final) as staging:
                 build(staging)
+                write_record(staging)
         return final
+
+    @staticmethod
+    def _discard_if_damaged(final: Path, only: list[str] | None) -> bool:
+        """With the entry's lock held: True (and the entry gone) if it fails its check.
+
+        The entry is first renamed to a staging name, so a crash while deleting it leaves
+        only a leftover that the next build of the entry sweeps away.
+        """
+        problem = check_tree(final, only)
+        if problem is None:
+            return False
+        log.warning("cache entry %s is damaged (%s); rebuilding it", final, problem)
+        doomed = staging_path(final)
+        os.rename(final, doomed)
+        remove_tree(doomed)
+        return True
 
 
 def _check_key(key: str) -> str:

@@ -5,6 +5,12 @@ and the key or file at fault, and says what to do. Stages raise these instead of
 library's exception escape as a bare traceback.
 """
 
+import errno
+
+# A write failing with one of these means the disk (or the quota, or the file size limit) is
+# full: never worth a retry, and never the network's or the archive's fault.
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
 
 class PipelineError(Exception):
     """Base of every error the pipeline raises on purpose."""

@@ -31,13 +31,16 @@ from converter.options import CONVERSION_FLAGS, ConversionOptions, parse_data_ty
 
 from .cache import DIGEST_LENGTHS, Checksum
 from .errors import ManifestError
+from .unpack import MAX_FILES, MAX_TOTAL_BYTES
 
 PRECISIONS = ("FP32", "FP16")
 DEFAULT_TOLERANCE = MappingProxyType({"FP32": 1e-4, "FP16": 1e-2})
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _FLAG_KEYS = frozenset(CONVERSION_FLAGS) - {"data_type"}
+_LIMIT_KEYS = {"max_unpacked_bytes": "MODELZOO_MAX_UNPACKED_BYTES",
+               "max_unpacked_files": "MODELZOO_MAX_UNPACKED_FILES"}
 _SHARED_KEYS = frozenset({"framework", "precisions", "tolerance", "verify", "description",
-                          "data_type"}) | _FLAG_KEYS
+                          "data_type", *_LIMIT_KEYS}) | _FLAG_KEYS
 MODEL_KEYS = _SHARED_KEYS | {"url", "sha256", "sha384", "size", "model"}
 DEFAULT_KEYS = _SHARED_KEYS | {"output_dir", "cache_dir"}
 
@@ -62,6 +65,8 @@ class ModelEntry:
     verify: bool = True
     description: str = ""
     flags: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    max_unpacked_bytes: int = MAX_TOTAL_BYTES
+    max_unpacked_files: int = MAX_FILES
 
     @property
     def label(self) -> str:
@@ -180,7 +185,7 @@ def _entry(path: Path, name: str, table: Any, defaults: Mapping[str, Any]) -> Mo
         tolerance=MappingProxyType({**DEFAULT_TOLERANCE, **defaults.get("tolerance", {}),
                                     **table.get("tolerance", {})}),
         verify=merged.get("verify", True), description=merged.get("description", ""),
-        flags=MappingProxyType(flags))
+        flags=MappingProxyType(flags), **_limits(where, merged))
 
 
 def _check_shared(where: _Where, table: Mapping[str, Any]) -> None:
@@ -193,6 +198,10 @@ def _check_shared(where: _Where, table: Mapping[str, Any]) -> None:
         raise where.error("framework", f"expected 'onnx' or 'tf', got {table['framework']!r}")
     if "tolerance" in table:
         _check_tolerance(where, table["tolerance"])
+    for key in _LIMIT_KEYS.keys() & table.keys():
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise where.error(key, f"expected a positive whole number, got {value!r}")
     if "precisions" in table:
         _check_precisions(where, table["precisions"])
     for key in sorted(_FLAG_KEYS.intersection(table) | ({"data_type"} & table.keys())):
@@ -200,6 +209,24 @@ def _check_shared(where: _Where, table: Mapping[str, Any]) -> None:
             ConversionOptions.from_flags({key: table[key]})
         except UserInputError as exc:
             raise where.error(key, f"{exc}; give mo's command-line text or a TOML value") from None
+
+
+def _limits(where: _Where, merged: Mapping[str, Any]) -> dict[str, int]:
+    """Unpacking limits: the model's key, else [defaults], else the environment variable,
+    else the built-in default (see modelzoo.unpack)."""
+    import os
+
+    limits = {}
+    for key, variable in _LIMIT_KEYS.items():
+        if key in merged:
+            limits[key] = merged[key]
+        elif os.environ.get(variable, "").strip():
+            text = os.environ[variable].strip()
+            if not text.isdigit() or int(text) <= 0:
+                raise where.error(key, f"the environment variable {variable}={text!r} is not a "
+                                       "positive whole number; fix or unset it")
+            limits[key] = int(text)
+    return limits
 
 
 def _check_flags_together(where: _Where, flags: Mapping[str, Any]) -> None:

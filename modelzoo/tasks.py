@@ -8,6 +8,7 @@ imports numpy, onnx or TensorFlow: the actions do, and only when they have real 
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from doit.tools import config_changed
@@ -18,6 +19,7 @@ from .keys import code_digest, digest
 from .manifest import Manifest, ModelEntry, load_manifest
 
 MANIFEST_VAR = "manifest"
+RUN_LOCK = ".doit.lock"
 # The code whose edits change each stage's output.
 PREPARE_CODE = ("modelzoo/prepare.py", "converter/frontends/tf/freeze.py")
 CONVERTER_CODE = ("converter",)
@@ -28,25 +30,52 @@ class ZooTasks:
     def __init__(self, manifest_path: str | Path):
         self.manifest: Manifest = load_manifest(manifest_path)
         self.cache = Cache(self.manifest.cache_dir)
+        self._prepare_keys: dict[str, str] = {}  # by model name: keys are asked for per stage
+        self._flags_keys: dict[str, str] = {}
+
+    def hold_run_lock(self) -> None:
+        """Take the manifest's run lock (`.doit.lock` beside it) for the life of the process,
+        waiting for another doit run on the same manifest to finish first."""
+        import filelock
+
+        lock = filelock.FileLock(self.manifest.path.parent / RUN_LOCK, is_singleton=True)
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            print(f"waiting for another doit run on {self.manifest.path} to finish "
+                  f"(lock {lock.lock_file})", file=sys.stderr, flush=True)
+            lock.acquire()
+        self._run_lock = lock  # keep a reference: the lock lives as long as this object
 
     # -- paths and keys -------------------------------------------------------------------
     def download_path(self, entry: ModelEntry) -> Path:
         return actions.download_target(self.cache, entry)
 
     def prepare_key(self, entry: ModelEntry) -> str:
-        options = entry.options()
-        return digest("prepare", str(entry.checksum), entry.model, entry.framework,
-                      list(options.output), code_digest(*PREPARE_CODE))
+        # Asked for by four stages of every model: parse its flags once (the no-op path).
+        key = self._prepare_keys.get(entry.name)
+        if key is None:
+            key = self._prepare_keys[entry.name] = digest(
+                "prepare", str(entry.checksum), entry.model, entry.framework,
+                list(entry.options().output), code_digest(*PREPARE_CODE))
+        return key
 
     def prepared_dir(self, entry: ModelEntry) -> Path:
         return actions.tree_dir(self.cache, "prepared", self.prepare_key(entry))
 
+    def flags_key(self, entry: ModelEntry) -> str:
+        key = self._flags_keys.get(entry.name)
+        if key is None:
+            key = self._flags_keys[entry.name] = entry.flags_key()
+        return key
+
     def ir_key(self, entry: ModelEntry, precision: str) -> str:
-        return digest("convert", self.prepare_key(entry), entry.flags_key(), precision, code_digest(*CONVERTER_CODE))
+        return digest("convert", self.prepare_key(entry), self.flags_key(entry), precision,
+                      code_digest(*CONVERTER_CODE))
 
     def verify_key(self, entry: ModelEntry, precision: str) -> str:
         return digest("verify", self.ir_key(entry, precision), entry.tolerance[precision],
-                      entry.flags_key(), code_digest(*VERIFY_CODE))
+                      self.flags_key(entry), code_digest(*VERIFY_CODE))
 
     def output_dir(self, entry: ModelEntry, precision: str) -> Path:
         return self.manifest.output_dir / entry.name / precision
@@ -83,7 +112,7 @@ class ZooTasks:
                 key = self.ir_key(entry, precision)
                 yield {"name": f"{entry.name}-{precision}",
                        "actions": [(actions.convert, [self.cache, entry, precision, key,
-                                                      self.prepared_dir(entry), self.output_dir(entry, precision)])],
+                                                      self.prepare_key(entry), self.output_dir(entry, precision)])],
                        "file_dep": [self.prepared_dir(entry) / "prepared.json"],
                        "task_dep": [f"unpack:{entry.name}"],
                        "targets": self.ir_files(entry, precision),
@@ -103,7 +132,7 @@ class ZooTasks:
                 report = self.output_dir(entry, precision) / "verify.json"
                 yield {"name": f"{entry.name}-{precision}",
                        "actions": [(actions.verify, [self.cache, entry, precision, key,
-                                                     self.prepared_dir(entry), self.ir_files(entry, precision)[0]])],
+                                                     self.prepare_key(entry), self.ir_files(entry, precision)[0]])],
                        "file_dep": self.ir_files(entry, precision),
                        "task_dep": [f"unpack:{entry.name}"],
                        "targets": [report],

@@ -26,7 +26,9 @@ MAX_FILES = 100_000
 _ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip")
 _COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-_CORRUPT = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError)
+# NotImplementedError: zipfile meeting a compression method it does not know
+_CORRUPT = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError,
+            NotImplementedError)
 
 
 def unpack(archive_path: str | Path, checksum: Checksum | tuple[str, str], cache: Cache, *,

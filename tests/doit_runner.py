@@ -1,8 +1,11 @@
 """Run `doit` on our dodo.py in a child process, as a user would, and report what it did."""
 from __future__ import annotations
 
+import functools
 import json
 import os
+import resource
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -38,10 +41,20 @@ class DoitRun:
         return {line[3:].strip() for line in self.out.splitlines() if line.startswith("-- ")}
 
 
-def run_doit(*args: str, manifest: Path, timeout: float = 600) -> DoitRun:
+def run_doit(*args: str, manifest: Path, timeout: float = 600,
+             file_size_limit: int | None = None) -> DoitRun:
+    """`file_size_limit` (bytes) makes a bigger write fail with EFBIG, as on a full disk."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     cmd = [sys.executable, "-c", _SCRIPT, "-f", str(PROJECT / "dodo.py"), *args, f"manifest={manifest}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=PROJECT)
+    limit = None if file_size_limit is None else functools.partial(_limit_file_size, file_size_limit)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=PROJECT,
+                          preexec_fn=limit)
     heavy_lines = [l for l in proc.stderr.splitlines() if l.startswith("HEAVY=")]
     heavy = json.loads(heavy_lines[-1][6:]) if heavy_lines else []
     return DoitRun(proc.returncode, proc.stdout, proc.stderr, heavy)
+
+
+def _limit_file_size(limit: int) -> None:
+    """In the child: writes past `limit` bytes fail with EFBIG instead of killing it."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))

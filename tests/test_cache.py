@@ -180,3 +180,42 @@ def test_atomic_directory(tmp_path: Path) -> None:
     with atomic_directory(final) as staging:
         (staging / "a").write_text("1")
     assert (final / "a").read_text() == "1" and list(tmp_path.iterdir()) == [final]
+
+
+def build_counter(calls: list[int]):
+    def build(staging: Path) -> None:
+        calls.append(1)
+        (staging / "sub").mkdir()
+        (staging / "sub" / "a.bin").write_bytes(b"a" * 100)
+        (staging / "b.json").write_text("{}")
+    return build
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete", "extra", "record"])
+def test_a_damaged_tree_entry_is_rebuilt_on_use(tmp_path: Path, damage: str) -> None:
+    cache, calls = Cache(tmp_path / "cache"), []
+    folder = cache.store_tree("ir", KEY, build_counter(calls))
+    target = folder / "sub" / "a.bin"
+    if damage == "flip":
+        target.write_bytes(b"b" + b"a" * 99)
+    elif damage == "truncate":
+        target.write_bytes(b"a" * 10)
+    elif damage == "delete":
+        target.unlink()
+    elif damage == "extra":
+        (folder / "sub" / "stray").write_text("x")
+    else:
+        (folder / ".integrity.json").unlink()
+    assert cache.store_tree("ir", KEY, build_counter(calls)) == folder
+    assert len(calls) == 2 and target.read_bytes() == b"a" * 100
+    assert not (folder / "sub" / "stray").exists()
+
+
+def test_a_partial_check_reads_only_the_files_asked_for(tmp_path: Path) -> None:
+    cache, calls = Cache(tmp_path / "cache"), []
+    folder = cache.store_tree("prepared", KEY, build_counter(calls))
+    (folder / "b.json").write_text("[]")
+    cache.store_tree("prepared", KEY, build_counter(calls), only=["sub"])
+    assert len(calls) == 1
+    cache.store_tree("prepared", KEY, build_counter(calls))
+    assert len(calls) == 2 and (folder / "b.json").read_text() == "{}"

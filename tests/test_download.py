@@ -216,3 +216,17 @@ def test_progress_bar_when_asked(http_server, cache: Cache, capsys) -> None:
     url = http_server.add("/net.onnx", DATA)
     fetch(url, SUM, None, cache, progress=True, retry=FAST)
     assert "net.onnx" in capsys.readouterr().err
+
+
+def test_dns_failure_gives_up_with_a_clear_error(cache: Cache) -> None:
+    """`.invalid` never resolves (RFC 2606): the lookup fails locally, no traffic leaves."""
+    with pytest.raises(DownloadError, match="gave up after 4 attempts"):
+        fetch("http://no-such-host.invalid/m.onnx", SUM, len(DATA), cache, retry=FAST)
+    assert final_files(cache) == []
+
+
+def test_fewer_bytes_than_size_is_an_error(http_server, cache: Cache) -> None:
+    url = http_server.add("/m.onnx", DATA[:-10])
+    with pytest.raises(DownloadError, match=f"says size {len(DATA)}"):
+        fetch(url, SUM, len(DATA), cache, retry=FAST)
+    assert final_files(cache) == [] and leftovers(cache) == []

@@ -197,3 +197,29 @@ def test_importing_is_cheap() -> None:
             "heavy = [m for m in ('numpy', 'onnx', 'tensorflow', 'requests', 'tqdm') "
             "if m in sys.modules]; assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_empty_dimension_in_mo_text(tmp_path: Path) -> None:
+    message = error_for(tmp_path, model(extra='input_shape = "[1,3,,224]"'))
+    assert_names(message, "model 'net'", "key 'input_shape'")
+
+
+def test_duplicate_model_names_name_the_line(tmp_path: Path) -> None:
+    message = error_for(tmp_path, model() + "\n" + model())
+    assert_names(message, "not valid TOML", "line")
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "'big'", "1.5", "true"])
+def test_bad_unpacking_limits(tmp_path: Path, value: str) -> None:
+    message = error_for(tmp_path, f"[defaults]\nmax_unpacked_files = {value}\n" + model())
+    assert_names(message, "[defaults]", "key 'max_unpacked_files'", "positive whole number")
+
+
+def test_unpacking_limits_from_the_manifest_and_the_environment(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MODELZOO_MAX_UNPACKED_BYTES", "5000")
+    monkeypatch.setenv("MODELZOO_MAX_UNPACKED_FILES", "7")
+    text = "[defaults]\nmax_unpacked_files = 3\n" + model() + model("other", "max_unpacked_files = 9")
+    entries = load_manifest(write(tmp_path, text)).models
+    assert [(e.max_unpacked_bytes, e.max_unpacked_files) for e in entries] == [(5000, 3), (5000, 9)]
+    monkeypatch.setenv("MODELZOO_MAX_UNPACKED_BYTES", "lots")
+    assert_names(error_for(tmp_path, model()), "MODELZOO_MAX_UNPACKED_BYTES", "positive whole number")

@@ -15,7 +15,8 @@ from tinymodels import conv_weights, write_onnx_conv_relu
 pytestmark = pytest.mark.slow
 
 
-def tar_gz(members: dict[str, bytes], symlinks: dict[str, str] | None = None) -> bytes:
+def tar_gz(members: dict[str, bytes], symlinks: dict[str, str] | None = None,
+           links: dict[str, str] | None = None) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for name, data in members.items():
@@ -26,7 +27,23 @@ def tar_gz(members: dict[str, bytes], symlinks: dict[str, str] | None = None) ->
             info = tarfile.TarInfo(name)
             info.type, info.linkname = tarfile.SYMTYPE, target
             tar.addfile(info)
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.LNKTYPE, target
+            tar.addfile(info)
     return buffer.getvalue()
+
+
+def mismatched_onnx() -> bytes:
+    """MatMul of [1,4] by [5,2]: the static shapes do not fit."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((5, 2), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="the_matmul")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], [weight])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
 
 
 def unsupported_onnx() -> bytes:
@@ -51,14 +68,21 @@ def zoo(tmp_path_factory) -> Path:
         "no-model": tar_gz({"m/README.txt": b"nothing to convert here"}),
         "corrupt-model": tar_gz({"m/model.onnx": b"\x08\x07garbage" * 10}),
         "unsupported-op": tar_gz({"m/model.onnx": unsupported_onnx()}),
+        "hard-link-out": tar_gz({"m/model.onnx": good}, links={"m/link": "../../etc/passwd"}),
+        "bomb": tar_gz({"m/model.onnx": good, "m/zeros": bytes(200_000)}),
+        "onnx-as-tf": tar_gz({"m/model.pb": good}),
+        "shape-mismatch": tar_gz({"m/model.onnx": mismatched_onnx()}),
+        "wrong-mean-count": tar_gz({"m/model.onnx": good}),
     }
+    extra = {"bomb": "max_unpacked_bytes = 100000", "onnx-as-tf": 'framework = "tf"',
+             "wrong-mean-count": "mean_values = [1.0, 2.0]"}
     lines = ["[defaults]", 'precisions = ["FP32"]', ""]
     for name, data in archives.items():
         (folder / f"{name}.tar.gz").write_bytes(data)
         digest = hashlib.sha256(data).hexdigest()
         if name == "wrong-checksum":
             digest = hashlib.sha256(b"something else").hexdigest()
-        lines += [f'["{name}"]', f'url = "{name}.tar.gz"', f'sha256 = "{digest}"', ""]
+        lines += [f'["{name}"]', f'url = "{name}.tar.gz"', f'sha256 = "{digest}"', extra.get(name, ""), ""]
     (folder / "models.toml").write_text("\n".join(lines))
     return folder
 
@@ -76,6 +100,11 @@ EXPECTED = {
     "no-model": "holds no ONNX file",
     "corrupt-model": "model.onnx",
     "unsupported-op": "the_hardmax",
+    "hard-link-out": "link",
+    "bomb": "100000 bytes",
+    "onnx-as-tf": "model.pb",
+    "shape-mismatch": "the_matmul",
+    "wrong-mean-count": "mean_values",
 }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from modelzoo.cache import Cache, Checksum
+from modelzoo.integrity import RECORD
 from modelzoo.errors import ArchiveError
 from modelzoo.unpack import detect_kind, unpack
 
@@ -53,7 +54,7 @@ def cache_is_clean(cache: Cache) -> bool:
 
 def tree(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in folder.rglob("*") if p.is_file()}
+            for p in folder.rglob("*") if p.is_file() and p.name != RECORD}
 
 
 @pytest.fixture
@@ -257,5 +258,14 @@ def test_corrupted_compressed_tar(tmp_path: Path, cache: Cache, name: str, mode:
         data[i] ^= 0xFF
     archive.write_bytes(bytes(data))
     with pytest.raises(ArchiveError, match="corrupt or truncated"):
+        unpack(archive, checksum_of(archive), cache)
+    assert cache_is_clean(cache)
+
+
+def test_tar_with_hard_link_out_of_the_tree(tmp_path: Path, cache: Cache) -> None:
+    archive = tmp_path / "m.tar"
+    with tarfile.open(archive, "w") as tar:
+        add_member(tar, "net/shadow", tarfile.LNKTYPE, "../../etc/shadow")
+    with pytest.raises(ArchiveError, match="unsafe member 'net/shadow'"):
         unpack(archive, checksum_of(archive), cache)
     assert cache_is_clean(cache)

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import InternalError
+from ..errors import InternalError, ShapeMismatchError
 from ..graph import Node, Shape
 
 OutputTypes = list[tuple[Shape, str | None]]
@@ -59,7 +59,12 @@ def infer_node(node: Node) -> None:
     """Set the shape and element type of each output of `node` from its inputs."""
     try:
         inferred = spec(node.op).infer(node)
-    except (InternalError, ValueError, IndexError, TypeError) as exc:
+    except ValueError as exc:  # the ops' own shape checks: the model's shapes do not fit
+        shapes = [s.shape for s in node.inputs]
+        raise ShapeMismatchError(f"{node.op} {node.name!r}: the input shapes {shapes} do not "
+                                 f"fit ({exc}); check the model and any --input_shape or "
+                                 "--batch given") from exc
+    except (InternalError, IndexError, TypeError) as exc:
         shapes = [s.shape for s in node.inputs]
         raise InternalError(f"shape inference of {node.op} {node.name!r} with input shapes "
                             f"{shapes} failed: {exc}") from exc

@@ -9,6 +9,8 @@ of the outputs they replace, so a folded model output stays readable by name.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..element_types import to_numpy
@@ -18,6 +20,16 @@ from ..ops import spec
 # A folded result larger than this stays an op: materialising e.g. a huge Broadcast of a
 # constant would bloat the .bin for no speed gain.
 MAX_FOLDED_BYTES = 64 * 1024 * 1024
+
+
+def _declared_bytes(node: Node) -> int:
+    """The size of the outputs by their inferred shapes (0 where a shape is unknown)."""
+    total = 0
+    for info in node.outputs:
+        if info.shape is not None and all(d >= 0 for d in info.shape):
+            itemsize = 8 if info.element_type is None else np.dtype(to_numpy(info.element_type)).itemsize
+            total += math.prod(info.shape) * itemsize
+    return total
 
 
 def run(graph: Graph, options=None) -> int:
@@ -37,6 +49,8 @@ def run(graph: Graph, options=None) -> int:
 
 
 def _fold(node: Node) -> list[np.ndarray] | None:
+    if _declared_bytes(node) > MAX_FOLDED_BYTES:
+        return None  # never allocate it: a model may declare a 10^12-element result
     values = spec(node.op).fold(node)
     if values is None:
         return None

@@ -46,7 +46,8 @@ def element_type(onnx_type: int, what: str) -> str:
     try:
         return from_numpy(onnx.helper.tensor_dtype_to_np_dtype(onnx_type))
     except (KeyError, ValueError, TypeError):
-        name = onnx.TensorProto.DataType.Name(onnx_type) if onnx_type else "undefined"
+        name = onnx.TensorProto.DataType.Name(onnx_type) \
+            if onnx_type in onnx.TensorProto.DataType.values() else f"undefined ({onnx_type})"
         raise UserInputError(f"{what} has element type {name}, which OpenVINO IR cannot hold "
                              f"here") from None
 
@@ -68,8 +69,12 @@ def value_info_type(info: onnx.ValueInfoProto) -> str:
 
 def tensor_value(tensor: onnx.TensorProto) -> np.ndarray:
     """A TensorProto as a numpy array of a dtype the IR can hold."""
-    array = numpy_helper.to_array(tensor)
     element_type(tensor.data_type, f"tensor {tensor.name!r}")
+    try:
+        array = numpy_helper.to_array(tensor)
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:  # dims disagree with the data
+        raise ModelLoadError(f"tensor {tensor.name!r} is malformed ({exc}); the model file is "
+                             "corrupt, export or download it again") from None
     return array if array.flags.c_contiguous else array.copy()
 
 

@@ -109,6 +109,8 @@ class OnnxTranslator:
         handler = registry.lookup(op_key(node), self.opset)
         try:
             produced = handler(ctx)
+        except UserInputError:
+            raise
         except (InternalError, ValueError, TypeError, IndexError) as exc:
             raise InternalError(f"ONNX {node.op_type} node {name!r}: {exc}") from exc
         produced = [produced] if isinstance(produced, Output) else list(produced)
@@ -121,6 +123,9 @@ class OnnxTranslator:
 
     def run(self) -> Graph:
         outputs = self.output_names()
+        if any(not name for name in outputs):
+            raise UserInputError("the model declares an output without a name; every graph "
+                                 "output needs the name of the tensor it reads")
         nodes = self.needed_nodes(outputs)
         registry.check_supported([(op_key(n), node_name(n), self.opset) for n in nodes])
         self.add_inputs(nodes, outputs)

@@ -23,6 +23,9 @@ _VALUE_FIELDS = {
 
 def numpy_type(dtype: int, where: str) -> np.dtype:
     """The numpy dtype of a TensorFlow DataType; a clear error for one we cannot convert."""
+    if not isinstance(dtype, int):  # the attribute is missing: a malformed GraphDef
+        raise UserInputError(f"{where}: no data type given (attribute missing); the GraphDef "
+                             "is malformed, export or download it again")
     base = dtype - 100 if dtype > 100 else dtype  # reference types (DT_FLOAT_REF) hold values too
     if base not in NUMPY_TYPES:
         name = _NAMES.get(base, f"DataType {dtype}")

@@ -1,0 +1,67 @@
+"""The whole suite at a given scale: every benchmark in order, as rows of one table."""
+from __future__ import annotations
+
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import conversion, download, inference, zoo
+from .models import BenchModel, conversion_models
+from .report import Row
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big each benchmark is. `FULL` is what `python -m bench` runs."""
+
+    convert_repeats: int = 5
+    noop_models: int = 100
+    noop_repeats: int = 5
+    download_mb: int = 500
+    download_repeats: int = 5
+    cold_models: int = 20
+    inference_rounds: int = 3
+    inference_runs: int = 20
+    inference_seconds: float = 1.5
+
+
+FULL = Scale()
+TINY = Scale(convert_repeats=1, noop_models=3, noop_repeats=1, download_mb=4, download_repeats=1,
+             cold_models=2, inference_rounds=1, inference_runs=3, inference_seconds=0.2)
+
+
+def run_suite(scale: Scale, models: list[BenchModel] | None = None, seed: int = 0,
+              only: set[str] | None = None, log: Callable[[str], None] = print) -> list[Row]:
+    """Run the selected benchmarks (all by default); `models` defaults to the seeded zoo."""
+    wanted = only or {"convert", "inference", "noop", "download", "cold"}
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        irs = {}
+        if wanted & {"convert", "inference"}:
+            log("converting (ours vs ovc) ...")
+            converted, irs = conversion.run(models or conversion_models(seed), work / "convert",
+                                            scale.convert_repeats)
+            rows += converted if "convert" in wanted else []
+        if "inference" in wanted:
+            log("inference (our IR vs ovc's IR) ...")
+            rows += inference.run(irs, rounds=scale.inference_rounds, runs=scale.inference_runs,
+                                  seconds=scale.inference_seconds)
+        if "noop" in wanted:
+            log(f"no-op and incremental doit on {scale.noop_models} models ...")
+            rows += zoo.noop_and_incremental(work / "zoo", scale.noop_models, scale.noop_repeats)
+        if "download" in wanted:
+            log(f"download {scale.download_mb} MB (ours vs curl) ...")
+            rows += download.run(scale.download_mb, scale.download_repeats)
+        if "cold" in wanted:
+            log(f"cold build of {scale.cold_models} models, -n 1 and -n 2 ...")
+            rows += zoo.cold_build(work / "cold", scale.cold_models)
+    return rows
+
+
+def meta(scale: Scale, seed: int) -> dict:
+    return {"scale": asdict(scale), "seed": seed, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "python": platform.python_version(), "machine": platform.machine()}
