@@ -10,6 +10,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m compileall -q converter modelzoo  # .pyc up front, even where PYTHONDONTWRITEBYTECODE is set
 	touch $@
 
 setup: $(VENV)/.installed

@@ -100,4 +100,4 @@ def run(size_mb: int, repeats: int) -> list[Row]:
                 pair.peer.append(_curl(url, work))
     ours, peer = (size / 1e6 / pair.median(side) for side in ("ours", "peer"))
     return [Row("download", f"{size_mb} MB over loopback", ours, peer, "MB/s", ">= 0.8",
-                f"ours: fetch + sha256 + fsync into a fresh cache; curl -s -o; {repeats} runs each")]
+                f"ours: fetch with sha256 in the same pass, into a fresh cache; curl -s -o; {repeats} runs each")]

@@ -58,5 +58,6 @@ def markdown(rows: list[Row]) -> str:
 
 def write(rows: list[Row], folder: Path, meta: dict) -> None:
     records = [dict(asdict(r), ratio=r.ratio, met=r.met) for r in rows]
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps({"meta": meta, "rows": records}, indent=1))
     (folder / "results.md").write_text(markdown(rows))

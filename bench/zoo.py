@@ -82,7 +82,17 @@ def up_to_date(run: Run) -> int:
     return sum(line.startswith("-- ") for line in run.out.splitlines())
 
 
+def compile_bytecode() -> None:
+    """Write the project's .pyc files, as pip does for an installed package (and `make setup`
+    does here): with PYTHONDONTWRITEBYTECODE set, every doit start would compile them again."""
+    import compileall
+
+    for package in ("converter", "modelzoo"):
+        compileall.compile_dir(str(PROJECT / package), quiet=1)
+
+
 def noop_and_incremental(work: Path, count: int, repeats: int) -> list[Row]:
+    compile_bytecode()
     folder = work / f"zoo{count}"
     manifest = write_zoo(folder, count)
     doit(manifest, "-n", "2")  # the build itself (once)

@@ -15,8 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from doit.exceptions import TaskFailed
 
-from .cache import Cache
-from .download import _filename
+from .cache import Cache, cached_filename
 from .errors import NO_SPACE_ERRNOS, PipelineError
 from .fsutil import TEMP_SUFFIX, atomic_writer, remove_tree
 from .integrity import check_tree
@@ -49,7 +48,7 @@ def reported(action):
 
 # -- cache paths ----------------------------------------------------------------------------
 def download_target(cache: Cache, entry: ModelEntry) -> Path:
-    return cache.download_dir(entry.checksum) / _filename(entry.url)
+    return cache.download_dir(entry.checksum) / cached_filename(entry.url)
 
 
 def unpacked_marker(cache: Cache, entry: ModelEntry) -> Path:

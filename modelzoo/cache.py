@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable, NamedTuple
 
 from .errors import CacheError
@@ -55,6 +55,15 @@ class Checksum(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.algo}:{self.hexdigest}"
+
+
+def cached_filename(url: str) -> str:
+    """The name a download of `url` is stored under: its last path part, made safe."""
+    from urllib.parse import unquote, urlsplit
+
+    path = unquote(urlsplit(url).path) if "://" in url else url
+    name = re.sub(r"[^A-Za-z0-9._+-]", "_", PurePosixPath(path.replace("\\", "/")).name)
+    return name.lstrip(".") or "download"
 
 
 def verify_file(path: str | Path, algo: str, digest: str) -> bool:
@@ -143,7 +152,8 @@ class Cache:
                 return existing
             final = self.download_dir(checksum)
             remove_stale_staging(final)
-            with atomic_directory(final) as staging:
+            # not flushed to disk: lookup_download re-hashes the file on every use anyway
+            with atomic_directory(final, durable=False) as staging:
                 Path(source).replace(staging / filename)
             return final / filename
 

@@ -15,12 +15,12 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Iterable
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from .cache import Cache, Checksum
+from .cache import Cache, Checksum, cached_filename
 from .errors import NO_SPACE_ERRNOS, ChecksumError, DownloadError
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def fetch(source: "ModelEntry | str | os.PathLike[str]",
             _copy_local(url, part)
             part.verify()
         log.info("fetched %s (%d bytes) in %.1f s", url, part.length, time.monotonic() - started)
-        return cache.store_download(checksum, part.path, _filename(url))
+        return cache.store_download(checksum, part.path, cached_filename(url))
 
 
 def _resolve(source: Any, checksum: Checksum | tuple[str, str] | None,
@@ -94,10 +94,35 @@ def _is_remote(url: str) -> bool:
     return urlsplit(url).scheme in ("http", "https")
 
 
-def _filename(url: str) -> str:
-    path = unquote(urlsplit(url).path) if "://" in url else url
-    name = re.sub(r"[^A-Za-z0-9._+-]", "_", PurePosixPath(path.replace("\\", "/")).name)
-    return name.lstrip(".") or "download"
+class _BackgroundHash:
+    """Feeds chunks to a hash object on a worker thread; leaving the block waits for it."""
+
+    def __init__(self, hasher: Any) -> None:
+        import queue
+        import threading
+
+        self.hasher = hasher
+        self.chunks: "queue.Queue[bytes | None]" = queue.Queue(maxsize=8)
+        self.thread = threading.Thread(target=self._run, name="download-hash", daemon=True)
+
+    def _run(self) -> None:
+        while (chunk := self.chunks.get()) is not None:
+            self.hasher.update(chunk)
+
+    def feed(self, chunk: bytes) -> None:
+        self.chunks.put(chunk)
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.chunks.put(None)
+            self.thread.join()
+
+    def __enter__(self) -> "_BackgroundHash":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 class _PartFile:
@@ -132,24 +157,25 @@ class _PartFile:
         return 0
 
     def append(self, chunks: Iterable[bytes], bar: Any = None) -> None:
-        """Write `chunks`, aborting as soon as more than the expected size has arrived."""
-        with open(self.path, "ab") as handle:
-            try:
-                for chunk in chunks:
-                    self._write(handle, chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
-            finally:
-                handle.flush()
-                os.fsync(handle.fileno())
+        """Write `chunks`, aborting as soon as more than the expected size has arrived.
 
-    def _write(self, handle: BinaryIO, chunk: bytes) -> None:
+        The hash is computed on a second thread while the next chunk is received (hashlib
+        releases the GIL), so checking costs almost no throughput. Nothing is fsynced: the
+        finished file is re-hashed whenever it is used (see Cache.lookup_download)."""
+        with open(self.path, "ab") as handle, _BackgroundHash(self.hasher) as hashing:
+            for chunk in chunks:
+                self._write(handle, chunk, hashing)
+                if bar is not None:
+                    bar.update(len(chunk))
+
+    def _write(self, handle: BinaryIO, chunk: bytes, hashing: "_BackgroundHash") -> None:
         if self.size is not None and self.length + len(chunk) > self.size:
+            hashing.stop()
             self.discard()
             raise DownloadError(f"{self.label}: more than the expected {self.size} bytes arrived; "
                                 "check the size in the manifest or whether the url changed")
         handle.write(chunk)
-        self.hasher.update(chunk)
+        hashing.feed(chunk)
         self.length += len(chunk)
 
     def discard(self) -> None:
@@ -293,4 +319,4 @@ def _progress_bar(response: Any, offset: int, url: str) -> Any:
     length = response.headers.get("Content-Length", "")
     total = offset + int(length) if length.isdigit() else None
     return tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=_filename(url), file=sys.stderr, leave=False)
+                desc=cached_filename(url), file=sys.stderr, leave=False)

@@ -13,7 +13,6 @@ import os
 import shutil
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -66,7 +65,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
 
 def staging_path(final: Path) -> Path:
     """A fresh, clearly named sibling of `final` on the same file system (so rename works)."""
-    return final.parent / f".{final.name}{STAGING_MARK}{uuid.uuid4().hex[:12]}"
+    return final.parent / f".{final.name}{STAGING_MARK}{os.urandom(6).hex()}"
 
 
 def remove_stale_staging(final: Path) -> None:
@@ -78,11 +77,14 @@ def remove_stale_staging(final: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_directory(final: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_directory(final: str | os.PathLike[str], durable: bool = True) -> Iterator[Path]:
     """Yield an empty staging folder that is renamed to `final` if the block succeeds.
 
     On an error the staging folder is removed and `final` is left untouched. `final` must not
-    exist yet; callers hold a lock so that no one else creates it meanwhile.
+    exist yet; callers hold a lock so that no one else creates it meanwhile. `durable=False`
+    skips flushing the files to disk before the rename: only for entries whose every use
+    re-checks their content (downloads are re-hashed), so that a power cut cannot leave a
+    torn file that would be trusted.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +92,8 @@ def atomic_directory(final: str | os.PathLike[str]) -> Iterator[Path]:
     staging.mkdir()
     try:
         yield staging
-        fsync_tree(staging)
+        if durable:
+            fsync_tree(staging)
         os.rename(staging, final)
     except BaseException:
         remove_tree(staging)

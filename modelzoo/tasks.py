@@ -32,24 +32,33 @@ class ZooTasks:
         self.cache = Cache(self.manifest.cache_dir)
         self._prepare_keys: dict[str, str] = {}  # by model name: keys are asked for per stage
         self._flags_keys: dict[str, str] = {}
+        self._download_paths: dict[str, Path] = {}
+        self._ir_files: dict[tuple[str, str], list[str]] = {}
 
     def hold_run_lock(self) -> None:
         """Take the manifest's run lock (`.doit.lock` beside it) for the life of the process,
-        waiting for another doit run on the same manifest to finish first."""
-        import filelock
+        waiting for another doit run on the same manifest to finish first.
 
-        lock = filelock.FileLock(self.manifest.path.parent / RUN_LOCK, is_singleton=True)
+        A plain flock on an open file: the kernel drops it when the process ends, however it
+        ends, and it costs nothing to import on the no-op path (filelock's package does)."""
+        import fcntl
+
+        path = self.manifest.path.parent / RUN_LOCK
+        handle = open(path, "a")
         try:
-            lock.acquire(timeout=0)
-        except filelock.Timeout:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             print(f"waiting for another doit run on {self.manifest.path} to finish "
-                  f"(lock {lock.lock_file})", file=sys.stderr, flush=True)
-            lock.acquire()
-        self._run_lock = lock  # keep a reference: the lock lives as long as this object
+                  f"(lock {path})", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        self._run_lock = handle  # keep it open: the lock lives as long as this object
 
     # -- paths and keys -------------------------------------------------------------------
     def download_path(self, entry: ModelEntry) -> Path:
-        return actions.download_target(self.cache, entry)
+        path = self._download_paths.get(entry.name)
+        if path is None:
+            path = self._download_paths[entry.name] = actions.download_target(self.cache, entry)
+        return path
 
     def prepare_key(self, entry: ModelEntry) -> str:
         # Asked for by four stages of every model: parse its flags once (the no-op path).
@@ -80,9 +89,14 @@ class ZooTasks:
     def output_dir(self, entry: ModelEntry, precision: str) -> Path:
         return self.manifest.output_dir / entry.name / precision
 
-    def ir_files(self, entry: ModelEntry, precision: str) -> list[Path]:
-        folder = self.output_dir(entry, precision)
-        return [folder / f"{entry.name}.xml", folder / f"{entry.name}.bin"]
+    def ir_files(self, entry: ModelEntry, precision: str) -> list[str]:
+        """The IR's .xml and .bin as strings (doit's task lists; built once per model and
+        precision, since path arithmetic over hundreds of tasks shows on the no-op path)."""
+        files = self._ir_files.get((entry.name, precision))
+        if files is None:
+            stem = f"{self.output_dir(entry, precision)}/{entry.name}"
+            files = self._ir_files[(entry.name, precision)] = [f"{stem}.xml", f"{stem}.bin"]
+        return files
 
     # -- tasks ----------------------------------------------------------------------------
     def download(self):
@@ -129,10 +143,10 @@ class ZooTasks:
                 continue
             for precision in entry.precisions:
                 key = self.verify_key(entry, precision)
-                report = self.output_dir(entry, precision) / "verify.json"
+                report = f"{self.output_dir(entry, precision)}/verify.json"
                 yield {"name": f"{entry.name}-{precision}",
                        "actions": [(actions.verify, [self.cache, entry, precision, key,
-                                                     self.prepare_key(entry), self.ir_files(entry, precision)[0]])],
+                                                     self.prepare_key(entry), Path(self.ir_files(entry, precision)[0])])],
                        "file_dep": self.ir_files(entry, precision),
                        "task_dep": [f"unpack:{entry.name}"],
                        "targets": [report],
