@@ -14,19 +14,12 @@ SIZE = 224
 
 def _frozen_bytes(model) -> bytes:
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    from modelzoo.localzoo_tf import frozen_graph_def
 
     spec = tf.TensorSpec([1, SIZE, SIZE, 3], tf.float32, name="input")
-    function = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
-    graph_def = convert_variables_to_constants_v2(function).graph.as_graph_def()
-    kept = [node for node in graph_def.node if node.op != "NoOp"]
-    del graph_def.node[:]
-    for node in kept:
-        inputs = [name for name in node.input if not name.startswith("^")]
-        del node.input[:]
-        node.input.extend(inputs)
-        graph_def.node.append(node)
-    return graph_def.SerializeToString(deterministic=True)
+    function = tf.function(lambda x: model(x, training=False))
+    return frozen_graph_def(function, spec).SerializeToString(deterministic=True)
 
 
 def _application(name: str, seed: int):

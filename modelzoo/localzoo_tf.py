@@ -55,7 +55,8 @@ def _randomize_batch_norms(model, rng: np.random.Generator) -> None:
                                rng.normal(0, 0.1, n), rng.uniform(0.5, 1.5, n)])
 
 
-def _frozen_graph_def(function, spec):
+def frozen_graph_def(function, spec):
+    """`function` at `spec` as a GraphDef with its variables as constants (also used by bench/)."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     frozen = convert_variables_to_constants_v2(function.get_concrete_function(spec))
@@ -80,7 +81,7 @@ def build_mobilenet(out_dir: Path, seed: int) -> None:
     model = keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None)
     _randomize_batch_norms(model, np.random.default_rng(seed))
     with _fused_batch_norm():
-        graph_def = _frozen_graph_def(tf.function(lambda x: model(x, training=False)),
+        graph_def = frozen_graph_def(tf.function(lambda x: model(x, training=False)),
                                       tf.TensorSpec([1, 96, 96, 3], tf.float32, name="input"))
     (out_dir / MOBILENET_DIR).mkdir(parents=True)
     # Protobuf writes map fields (node attributes) in hash order unless told otherwise.
