@@ -3,17 +3,12 @@ import math
 
 import numpy as np
 
-from . import OpSpec, register
-
-
-class _SameShape(OpSpec):
-    @staticmethod
-    def infer(node):
-        return [(node.inputs[0].shape, node.inputs[0].element_type)]
+from . import register
+from .elementwise import Unary, unary
 
 
 @register
-class PRelu(_SameShape):
+class PRelu(Unary):
     """PRelu-1: `slope` numpy-broadcasts to the data when their ranks are equal."""
 
     type = "PRelu"
@@ -25,7 +20,7 @@ class PRelu(_SameShape):
 
 
 @register
-class HardSigmoid(_SameShape):
+class HardSigmoid(Unary):
     """HardSigmoid-1: max(0, min(1, alpha * x + beta)); alpha and beta are scalar inputs."""
 
     type = "HardSigmoid"
@@ -36,40 +31,13 @@ class HardSigmoid(_SameShape):
         return [np.clip(alpha * x + beta, 0, 1).astype(x.dtype)]
 
 
-@register
-class HSwish(_SameShape):
-    type = "HSwish"
-    version = "opset4"
-
-    @staticmethod
-    def evaluate(node, values):
-        x = values[0]
-        return [(x * np.clip(x + 3, 0, 6) / 6).astype(x.dtype)]
+HSwish = unary("HSwish", lambda n, x: x * np.clip(x + 3, 0, 6) / 6, version="opset4")
+SoftPlus = unary("SoftPlus", lambda n, x: np.logaddexp(0, x), version="opset4")
+Erf = unary("Erf", lambda n, x: np.vectorize(math.erf)(x))
 
 
 @register
-class SoftPlus(_SameShape):
-    type = "SoftPlus"
-    version = "opset4"
-
-    @staticmethod
-    def evaluate(node, values):
-        x = values[0]
-        return [np.logaddexp(0, x).astype(x.dtype)]
-
-
-@register
-class Erf(_SameShape):
-    type = "Erf"
-
-    @staticmethod
-    def evaluate(node, values):
-        x = values[0]
-        return [np.vectorize(math.erf)(x).astype(x.dtype)]
-
-
-@register
-class LRN(_SameShape):
+class LRN(Unary):
     """LRN-1 over constant `axes`: x / (bias + alpha / size^len(axes) * sum(x^2))^beta."""
 
     type = "LRN"

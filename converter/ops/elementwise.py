@@ -56,15 +56,19 @@ class Divide(_Binary):
         return [(np.trunc(a / b)).astype(a.dtype)]
 
 
-class _Unary(OpSpec):
+class Unary(OpSpec):
+    """An op whose one output has its first input's shape and type."""
+
     @staticmethod
     def infer(node):
         return [(node.inputs[0].shape, node.inputs[0].element_type)]
 
 
-def _unary(name, fn, attributes=()):
-    cls = type(name, (_Unary,), {
+def unary(name, fn, attributes=(), version="opset1"):
+    """Register an element-wise op computed by `fn(node, x)`."""
+    cls = type(name, (Unary,), {
         "type": name,
+        "version": version,
         "attributes": attributes,
         "evaluate": staticmethod(lambda node, v: [np.asarray(fn(node, v[0])).astype(v[0].dtype)]),
     })
@@ -75,15 +79,15 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-Relu = _unary("ReLU", lambda n, x: np.maximum(x, 0))
-Clamp = _unary("Clamp", lambda n, x: np.clip(x, n.attrs["min"], n.attrs["max"]), ("min", "max"))
-Sigmoid = _unary("Sigmoid", lambda n, x: _sigmoid(x))
-Tanh = _unary("Tanh", lambda n, x: np.tanh(x))
-Exp = _unary("Exp", lambda n, x: np.exp(x))
-Log = _unary("Log", lambda n, x: np.log(x))
-Sqrt = _unary("Sqrt", lambda n, x: np.sqrt(x))
-Abs = _unary("Abs", lambda n, x: np.abs(x))
-Negative = _unary("Negative", lambda n, x: np.negative(x))
-Floor = _unary("Floor", lambda n, x: np.floor(x))
-Ceiling = _unary("Ceiling", lambda n, x: np.ceil(x))
-Elu = _unary("Elu", lambda n, x: np.where(x > 0, x, n.attrs["alpha"] * (np.exp(x) - 1)), ("alpha",))
+Relu = unary("ReLU", lambda n, x: np.maximum(x, 0))
+Clamp = unary("Clamp", lambda n, x: np.clip(x, n.attrs["min"], n.attrs["max"]), ("min", "max"))
+Sigmoid = unary("Sigmoid", lambda n, x: _sigmoid(x))
+Tanh = unary("Tanh", lambda n, x: np.tanh(x))
+Exp = unary("Exp", lambda n, x: np.exp(x))
+Log = unary("Log", lambda n, x: np.log(x))
+Sqrt = unary("Sqrt", lambda n, x: np.sqrt(x))
+Abs = unary("Abs", lambda n, x: np.abs(x))
+Negative = unary("Negative", lambda n, x: np.negative(x))
+Floor = unary("Floor", lambda n, x: np.floor(x))
+Ceiling = unary("Ceiling", lambda n, x: np.ceil(x))
+Elu = unary("Elu", lambda n, x: np.where(x > 0, x, n.attrs["alpha"] * (np.exp(x) - 1)), ("alpha",))
