@@ -181,3 +181,21 @@ def test_frozen_graph_converts_without_tensorflow(tf, tmp_path):
                           text=True, check=True)
     assert done.stdout.strip() == "False"
     assert (tmp_path / "ir" / "m.xml").exists()
+
+
+def test_input_at_an_internal_node_cuts_the_graph_there(tf, tmp_path):
+    """mo's `--input` naming an inner node (as Open Model Zoo's resnet-50-tf does): what feeds
+    it is dropped, even ops we cannot convert, and it becomes an input of the given shape."""
+    def build(tf):
+        x = tf.compat.v1.placeholder(tf.float32, [1, 4, 4, 3], name="x")
+        preprocessed = tf.identity(tf.math.cumsum(x, axis=1), name="pre")  # Cumsum: unsupported
+        return tf.nn.relu(preprocessed * 2.0, name="y")
+
+    data, outputs = graph_def_of(tf, build)
+    pb = tmp_path / "model.pb"
+    pb.write_bytes(data)
+    xml = convert(pb, tmp_path / "ir", "cut", input="pre[1 4 4 3]", output="y")
+    value = random((1, 4, 4, 3))
+    np.testing.assert_allclose(run_openvino(xml, {"pre": value})["y"], np.maximum(value * 2, 0), rtol=1e-6)
+    with pytest.raises(UserInputError, match="--input pre: this node is not a placeholder"):
+        convert(pb, tmp_path / "ir2", "cut", input="pre", output="y")

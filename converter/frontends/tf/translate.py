@@ -8,6 +8,7 @@ from ..common import input_overrides
 from .context import TFNodeContext
 from .graph_def import find_sinks, input_node_name, split_tensor_name
 from .handlers import registry
+from .handlers.basic import model_input
 from .tensors import shape_of
 
 _INPUT_OPS = ("Placeholder", "PlaceholderWithDefault")
@@ -26,9 +27,12 @@ def translate(graph_def, options: ConversionOptions,
         raise UserInputError("the graph has no outputs to convert; name them with --output")
     cuts = {cut.name for cut in options.input}
     order = _needed_nodes(nodes, [split_tensor_name(o)[0] for o in outputs], cuts)
-    registry.check_supported([(node.op, node.name, 1) for node in order])
-    model_inputs = [node for node in order
-                    if node.op == "Placeholder" or (node.op in _INPUT_OPS and node.name in cuts)]
+    # `--input` may name any node: what feeds it is dropped and it becomes a model input
+    # (as mo's --input=map/TensorArrayStack/TensorArrayGatherV3 for resnet-50-tf).
+    internal_cuts = {node.name for node in order if node.name in cuts and node.op not in _INPUT_OPS}
+    registry.check_supported([(node.op, node.name, 1) for node in order
+                              if node.name not in internal_cuts])
+    model_inputs = [node for node in order if node.op == "Placeholder" or node.name in cuts]
     shapes = input_overrides([(node.name, _declared_shape(node)) for node in model_inputs], options)
     frozen = {cut.name: cut.value for cut in options.input if cut.value is not None}
     graph = Graph()
@@ -39,7 +43,10 @@ def translate(graph_def, options: ConversionOptions,
                                                  if not ref.startswith("^")]
         model_input = (shapes[node.name], frozen.get(node.name)) if node.name in shapes else None
         context = TFNodeContext(graph, node, inputs, model_input)
-        produced = registry.lookup(node.op)(context)
+        if node.name in internal_cuts:
+            produced = _internal_input(context)
+        else:
+            produced = registry.lookup(node.op)(context)
         tensors[node.name] = [produced] if isinstance(produced, Output) else list(produced)
     if sinks:  # every output of a node nothing consumes (IdentityN has several)
         outputs = [name if port == 0 else f"{name}:{port}"
@@ -47,6 +54,17 @@ def translate(graph_def, options: ConversionOptions,
     for name in outputs:
         _add_result(graph, _tensor(tensors, name), name, output_aliases or {})
     return graph
+
+
+def _internal_input(ctx: TFNodeContext) -> Output:
+    """A node named by `--input` that is not a placeholder: a model input of its output's type
+    (its `T`, `dtype` or `out_type` attribute) and the shape the user gives it."""
+    if ctx.model_input[0] is None:
+        raise UserInputError(f"--input {ctx.name}: this node is not a placeholder, so its shape "
+                             f"is unknown here; give it, e.g. --input \"{ctx.name}[1 224 224 3]\" "
+                             f"or --input_shape")
+    type_attr = next((a for a in ("T", "dtype", "out_type") if a in ctx.attrs), None)
+    return model_input(ctx, type_attr)
 
 
 def _needed_nodes(nodes: dict, roots: list[str], cuts: set[str]) -> list:

@@ -10,7 +10,7 @@ from . import registry
 
 @registry.register("Placeholder")
 def placeholder(ctx: TFNodeContext):
-    return _model_input(ctx)
+    return model_input(ctx)
 
 
 @registry.register("PlaceholderWithDefault")
@@ -18,12 +18,14 @@ def placeholder_with_default(ctx: TFNodeContext):
     """The default value, unless `--input` makes the node an input of the model."""
     if ctx.model_input is None:
         return ctx.input(0)
-    return _model_input(ctx)
+    return model_input(ctx)
 
 
-def _model_input(ctx: TFNodeContext):
+def model_input(ctx: TFNodeContext, type_attr: str | None = "dtype"):
+    """A model input (or, with `--input name->[values]`, a constant) of the node's type (f32
+    when the node has no type attribute) and the shape `--input`/`--input_shape` settled."""
     shape, frozen_value = ctx.model_input
-    element_type = ctx.element_type("dtype")
+    element_type = ctx.element_type(type_attr) if type_attr else "f32"
     if frozen_value is not None:  # `--input name->[values]` freezes the input to a constant
         value = np.asarray(frozen_value, dtype=to_numpy(element_type))
         return ctx.graph.const(value.reshape(shape) if shape else value, name=ctx.name)
