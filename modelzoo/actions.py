@@ -51,19 +51,6 @@ def download_target(cache: Cache, entry: ModelEntry) -> Path:
     return cache.download_dir(entry.checksum) / cached_filename(entry.url)
 
 
-def unpacked_marker(cache: Cache, entry: ModelEntry) -> Path:
-    return cache.unpacked_dir(entry.checksum)
-
-
-def tree_dir(cache: Cache, kind: str, key: str) -> Path:
-    return cache.tree_dir(kind, key)
-
-
-def store_tree(cache: Cache, kind: str, key: str, build, only: list[str] | None = None) -> Path:
-    """The intact cache folder `kind/<key>`, built by `build(staging)` if absent or damaged."""
-    return cache.store_tree(kind, key, build, only)
-
-
 # -- stages ---------------------------------------------------------------------------------
 @reported
 def download(cache: Cache, entry: ModelEntry):
@@ -128,7 +115,7 @@ def prepared_entry(cache: Cache, entry: ModelEntry, key: str) -> tuple[Path, Pat
         tree = _checked_tree(cache, entry, asdict(location))
         prepare_model(tree, location, entry.options().output, staging)
 
-    folder = store_tree(cache, "prepared", key, build)
+    folder = cache.store_tree("prepared", key, build)
     location = json.loads((folder / "prepared.json").read_text())["location"]
     return folder, _checked_tree(cache, entry, location)
 
@@ -164,7 +151,7 @@ def convert(cache: Cache, entry: ModelEntry, precision: str, key: str, prepare_k
                   "flags": json.loads(entry.flags_key())}
         (staging / "convert.json").write_text(json.dumps(record, indent=1, sort_keys=True))
 
-    folder = store_tree(cache, "ir", key, build)
+    folder = cache.store_tree("ir", key, build)
     for suffix in (".xml", ".bin"):
         copy_out(folder / f"{entry.name}{suffix}", output_dir / f"{entry.name}{suffix}")
 
@@ -184,7 +171,7 @@ def verify(cache: Cache, entry: ModelEntry, precision: str, key: str, prepare_ke
         report.update(model=entry.name, ir=xml_path.name, source=prepared["location"]["path"])
         (staging / "verify.json").write_text(json.dumps(report, indent=1, sort_keys=True))
 
-    folder = store_tree(cache, "verify", key, build)
+    folder = cache.store_tree("verify", key, build)
     copy_out(folder / "verify.json", xml_path.parent / "verify.json")
     report = json.loads((folder / "verify.json").read_text())
     if not report["passed"]:
@@ -198,24 +185,21 @@ def verify(cache: Cache, entry: ModelEntry, precision: str, key: str, prepare_ke
 
 
 def preprocessing_of(options, xml_path: Path) -> dict:
-    """Per IR input, the mean/scale/reverse the converter baked in (see passes/preprocessing)."""
+    """Per IR input, the mean/scale/reverse the converter baked in (the preprocessing pass's
+    own plan, applied to the inputs the IR declares)."""
     from lxml import etree
 
+    from converter.passes.preprocessing import input_plan
+
     root = etree.parse(str(xml_path)).getroot()
-    layout_last = options.framework == "tf"
     result = {}
     for index, layer in enumerate(root.iterfind("layers/layer[@type='Parameter']")):
         port = layer.find("output/port")
         name = (port.get("names") or layer.get("name")).split(",")[0]
-        rank = len(port.findall("dim"))
-        mean = options.per_input("mean_values", name, index)
-        scale = options.per_input("scale_values", name, index) or (
-            (options.scale,) if options.scale is not None else None)
-        axis = rank - 1 if layout_last else min(1, rank - 1)
-        dims = [int(d.text) for d in port.findall("dim")]
-        reverse = options.reverse_input_channels and rank > 0 and dims[axis] == 3
-        if mean or scale or reverse:
-            result[name] = {"mean": mean, "scale": scale, "reverse": reverse, "channel_axis": axis}
+        shape = tuple(int(d.text) for d in port.findall("dim"))
+        plan = input_plan(options, name, index, shape, options.framework == "tf")
+        if plan is not None:
+            result[name] = plan
     return result
 
 

@@ -70,7 +70,7 @@ class ZooTasks:
         return key
 
     def prepared_dir(self, entry: ModelEntry) -> Path:
-        return actions.tree_dir(self.cache, "prepared", self.prepare_key(entry))
+        return self.cache.tree_dir("prepared", self.prepare_key(entry))
 
     def flags_key(self, entry: ModelEntry) -> str:
         key = self._flags_keys.get(entry.name)
@@ -110,7 +110,7 @@ class ZooTasks:
         for entry in self.manifest.models:
             yield {"name": entry.name, "actions": [(actions.unpack, [self.cache, entry])],
                    "file_dep": [self.download_path(entry)],
-                   "targets": [actions.unpacked_marker(self.cache, entry)]}
+                   "targets": [self.cache.unpacked_dir(entry.checksum)]}
 
     def prepare(self):
         for entry in self.manifest.models:

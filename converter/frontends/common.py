@@ -91,7 +91,8 @@ class NodeContext:
     """A source node as its handler sees it. Frontends subclass it to decode attributes."""
 
     def __init__(self, graph: Graph, name: str, op_type: str, inputs: list[Output | None],
-                 attrs: dict[str, Any], opset: int = 1, num_outputs: int = 1):
+                 attrs: dict[str, Any], opset: int = 1, num_outputs: int = 1,
+                 memo: dict[int, tuple[Node, list | None]] | None = None):
         self.graph = graph
         self.name = name
         self.op_type = op_type
@@ -99,6 +100,22 @@ class NodeContext:
         self.attrs = attrs
         self.opset = opset
         self.num_outputs = num_outputs
+        self._memo = {} if memo is None else memo  # constant_value's, shared per translation
+
+    def const_value(self, index: int) -> np.ndarray | None:
+        """Input `index` as a numpy array when constants alone determine it, else None."""
+        if not self.has_input(index):
+            return None
+        return constant_value(self.input(index), self._memo)
+
+    def required_value(self, index: int, what: str = "") -> np.ndarray:
+        """Input `index`, which the conversion needs to know now (axes, pads, shapes)."""
+        value = self.const_value(index)
+        if value is None:
+            named = f"its {what} (input {index})" if what else f"input {index}"
+            raise self.error(f"{named} must be constant (or computable from constants and "
+                             f"static shapes), but it depends on the model's inputs")
+        return value
 
     def input(self, index: int) -> Output:
         if index >= len(self.inputs) or self.inputs[index] is None:

@@ -33,23 +33,31 @@ def run(graph: Graph, options: ConversionOptions) -> int:
     return changed
 
 
-def channel_axis(graph: Graph, rank: int) -> int:
-    return rank - 1 if graph.source_layout == "NHWC" else min(1, rank - 1)
+def input_plan(options: ConversionOptions, name: str, index: int, shape, nhwc: bool) -> dict | None:
+    """What preprocessing input `name` (the `index`-th) of this `shape` gets, or None:
+    {"mean", "scale", "reverse", "channel_axis"}. The verifier reads the same plan to feed the
+    source model what the IR's preprocessing computes."""
+    mean = options.per_input("mean_values", name, index)
+    scale = options.per_input("scale_values", name, index)
+    if scale is None and options.scale is not None:
+        scale = (options.scale,)
+    rank = len(shape or ())
+    axis = rank - 1 if nhwc else min(1, rank - 1)
+    reverse = options.reverse_input_channels and rank > 0 and shape[axis] == 3
+    if mean is None and scale is None and not reverse:
+        return None
+    return {"mean": mean, "scale": scale, "reverse": reverse, "channel_axis": axis}
 
 
 def input_steps(graph: Graph, parameter: Node, index: int, options: ConversionOptions) -> list:
     """The preprocessing steps for one input, in the order they apply."""
     name = next(iter(sorted(parameter.outputs[0].names)), parameter.name)
     info = parameter.outputs[0]
-    mean = options.per_input("mean_values", name, index)
-    scale = options.per_input("scale_values", name, index)
-    if scale is None and options.scale is not None:
-        scale = (options.scale,)
-    reverse = options.reverse_input_channels
-    if mean is None and scale is None and not reverse:
+    plan = input_plan(options, name, index, info.shape, graph.source_layout == "NHWC")
+    if plan is None:
         return []
+    mean, scale, axis = plan["mean"], plan["scale"], plan["channel_axis"]
     rank = len(info.shape or ())
-    axis = channel_axis(graph, rank)
     channels = info.shape[axis] if rank else None
     if (mean or scale) and not is_float(info.element_type or ""):
         raise UserInputError(f"mean/scale values need a floating-point input, but input {name!r} "
@@ -59,7 +67,7 @@ def input_steps(graph: Graph, parameter: Node, index: int, options: ConversionOp
             raise UserInputError(f"{flag} gives {len(values)} values for input {name!r}, whose "
                                  f"channel axis {axis} has {channels} channels")
     steps = []
-    if reverse and channels == 3:
+    if plan["reverse"]:
         steps.append(lambda g, x: _reverse(g, x, axis, name))
     if mean:
         steps.append(lambda g, x: g.op("Subtract", x, _per_channel(g, mean, rank, axis, x, f"{name}/mean_values"),

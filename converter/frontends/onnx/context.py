@@ -7,7 +7,7 @@ import numpy as np
 
 from ...element_types import to_numpy
 from ...graph import Graph, Node, Output
-from ..common import NodeContext, constant_value
+from ..common import NodeContext
 
 
 class OnnxNodeContext(NodeContext):
@@ -16,25 +16,11 @@ class OnnxNodeContext(NodeContext):
     def __init__(self, graph: Graph, name: str, op_type: str, inputs: list[Output | None],
                  attrs: dict[str, Any], opset: int, num_outputs: int,
                  memo: dict[int, tuple[Node, list | None]]):
-        super().__init__(graph, name, op_type, inputs, attrs, opset, num_outputs)
-        self._memo = memo
+        super().__init__(graph, name, op_type, inputs, attrs, opset, num_outputs, memo)
 
     def ints(self, name: str, default: list[int] | None = None) -> list[int] | None:
         value = self.attrs.get(name)
         return default if value is None else [int(v) for v in value]
-
-    def const_value(self, index: int) -> np.ndarray | None:
-        """Input `index` as a numpy array when it is constant, else None."""
-        if not self.has_input(index):
-            return None
-        return constant_value(self.input(index), self._memo)
-
-    def required_value(self, index: int, what: str) -> np.ndarray:
-        value = self.const_value(index)
-        if value is None:
-            raise self.error(f"its {what} (input {index}) must be constant, but it depends on "
-                             f"the model's inputs; this is not supported")
-        return value
 
     def const_input(self, index: int) -> Output:
         """Input `index`, replaced by a Const when its value is known, so that the ops fed with

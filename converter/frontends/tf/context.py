@@ -7,7 +7,7 @@ import numpy as np
 
 from ...element_types import from_numpy
 from ...graph import Graph, Output
-from ..common import NodeContext, constant_value
+from ..common import NodeContext
 from .tensors import numpy_type, shape_of, tensor_value
 
 NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -58,20 +58,9 @@ class TFNodeContext(NodeContext):
     def ints(self, values, dtype=np.int64) -> Output:
         return self.graph.const(np.asarray(values, dtype=dtype), name=f"{self.name}/const")
 
-    def input_value(self, index: int) -> np.ndarray | None:
-        return constant_value(self.input(index))
-
-    def required_value(self, index: int) -> np.ndarray:
-        """Input `index`, which this converter needs to be known at conversion time."""
-        value = self.input_value(index)
-        if value is None:
-            raise self.error(f"input {index} must be a constant (or computable from constants "
-                             f"and static shapes) for the conversion")
-        return value
-
     def index_input(self, index: int) -> Output:
         """An integer input (axes, shapes, paddings) as an i64 constant when it is known."""
-        value = self.input_value(index)
+        value = self.const_value(index)
         if value is None:
             return self.input(index)
         return self.ints(value)

@@ -31,7 +31,7 @@ def softmax(ctx: TFNodeContext):
 
 @registry.register(*_REDUCTIONS)
 def reduction(ctx: TFNodeContext):
-    axes = ctx.input_value(1)
+    axes = ctx.const_value(1)
     axes_input = ctx.index_input(1) if axes is None else ctx.ints(np.atleast_1d(axes))
     return ctx.op(_REDUCTIONS[ctx.op_type], ctx.input(0), axes_input,
                   keep_dims=bool(ctx.attr("keep_dims", False)))
