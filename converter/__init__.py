@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import ConversionError, UnsupportedOpsError, UserInputError  # noqa: E402,F401
+from .errors import ConversionError, InternalError, UnsupportedOpsError, UserInputError  # noqa: E402,F401
 
 
 def convert(input_model=None, output_dir=".", model_name=None, **flags):

@@ -49,25 +49,36 @@ class ConversionOptions:
     saved_model_tags: tuple[str, ...] = ()
     tensorflow_object_detection_api_pipeline_config: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    # the flags of INERT_FLAGS that were set: accepted, changing nothing, reported when converting
+    inert_flags: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def from_flags(cls, flags: Mapping[str, Any]) -> "ConversionOptions":
-        """Validate and normalize `flags`; the error names the flag that is wrong."""
-        known = {f.name for f in fields(cls)} - {"extra"}
+        """Validate and normalize `flags`; the error names the flag that is wrong (and the
+        model, when the flags name one)."""
+        try:
+            return cls._from_flags(flags)
+        except UserInputError as exc:
+            raise exc.locate(model=_model_label(flags.get))
+
+    @classmethod
+    def _from_flags(cls, flags: Mapping[str, Any]) -> "ConversionOptions":
+        known = ({f.name for f in fields(cls)} - _NOT_FLAGS) | set(IMPLYING_FLAGS)
         values: dict[str, Any] = {}
+        inert: dict[str, Any] = {}
         for key, raw in flags.items():
             if raw is None:
                 continue
-            if key in IGNORED_FLAGS:
-                continue
-            if key not in known:
+            if key in INERT_FLAGS:
+                inert[key] = _parse(key, raw, _INERT_PARSERS.get(key, _switch))
+            elif key in known:
+                values[key] = _parse(key, raw, _PARSERS.get(key, _text))
+            else:
                 raise UserInputError(f"unknown conversion flag {key!r}; known flags: "
-                                     f"{', '.join(sorted(known - {'extra'}))}")
-            try:
-                values[key] = _PARSERS.get(key, _text)(raw)
-            except (ValueError, TypeError) as exc:
-                raise UserInputError(f"flag {key}: {exc}") from None
-        options = cls(**values)
+                                     f"{', '.join(sorted(known))}")
+        _apply_compress_to_fp16(values)
+        _refuse_misleading(inert)
+        options = cls(**values, inert_flags=tuple(flag for flag, value in inert.items() if value))
         options._check_consistency()
         return options
 
@@ -93,12 +104,21 @@ class ConversionOptions:
         default = ConversionOptions()
         out = {}
         for f in fields(self):
-            if f.name in ("extra", "input_model", "output_dir", "model_name"):
+            if f.name in _NOT_FLAGS | {"input_model", "output_dir", "model_name"}:
                 continue
             value = getattr(self, f.name)
             if value != getattr(default, f.name):
                 out[f.name] = _jsonable(value)
         return out
+
+    @property
+    def model_label(self) -> str | None:
+        """How errors name the model: the input file (or folder), else the model's name."""
+        return _model_label(lambda key: getattr(self, key))
+
+    def inert_flag_notes(self) -> list[str]:
+        """One line per accepted flag that changes nothing here, saying what happens instead."""
+        return [f"{flag}: {note}" for flag, note in INERT_FLAGS.items() if flag in self.inert_flags]
 
     def per_input(self, flag: str, input_name: str, index: int) -> tuple[float, ...] | None:
         """The mean or scale values for one input: named ones first, then an unnamed list."""
@@ -116,10 +136,76 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-# Flags mo accepts that do not change the IR here.
-IGNORED_FLAGS = {"log_level", "silent", "progress", "stream_output", "static_shape", "keep_shape_ops",
-                 "disable_resnet_optimization", "generate_deprecated_IR_V7", "steps", "version",
-                 "compress_to_fp16"}
+# Fields of ConversionOptions that no flag sets.
+_NOT_FLAGS = frozenset({"extra", "inert_flags"})
+
+
+def _model_label(get) -> str | None:
+    for key in ("input_model", "saved_model_dir", "input_meta_graph", "model_name"):
+        if get(key):
+            return str(get(key))
+    return None
+
+
+def _parse(flag: str, raw: Any, parser) -> Any:
+    try:
+        return parser(raw)
+    except (ValueError, TypeError) as exc:
+        raise UserInputError(f"flag {flag}: {exc}") from None
+
+
+# Flags that set another flag: ovc's compress_to_fp16 is data_type by another name.
+IMPLYING_FLAGS = ("compress_to_fp16",)
+
+
+def _apply_compress_to_fp16(values: dict[str, Any]) -> None:
+    """compress_to_fp16=True means data_type FP16, False FP32; an explicit data_type that says
+    otherwise is a conflict. Folding it into data_type keeps `canonical()` (the cache key) the
+    same for both spellings."""
+    if "compress_to_fp16" not in values:
+        return
+    compress = values.pop("compress_to_fp16")
+    implied = "FP16" if compress else "FP32"
+    given = values.setdefault("data_type", implied)
+    if given != implied:
+        raise UserInputError(f"flags compress_to_fp16 and data_type disagree: compress_to_fp16="
+                             f"{compress} means data_type {implied}, but data_type is {given}; "
+                             f"give only one of them")
+
+
+# Flags mo accepts that do not change the IR here. Each is accepted and, when set, the
+# conversion logs one line saying what happens instead.
+INERT_FLAGS = {
+    "log_level": "the converter logs through Python's logging (logger 'converter'); set the "
+                 "level there, or give --log_level on the command line",
+    "silent": "the converter prints nothing when called from Python; only the command line "
+              "prints its [ SUCCESS ] lines",
+    "progress": "no progress bar is shown; --log_level DEBUG logs each pass as it ends",
+    "stream_output": "messages are logged as they happen; there is no other output to stream",
+    "static_shape": "IR shapes are static where the inputs are; give --input_shape (or --batch) "
+                    "to make every input static",
+    "keep_shape_ops": "shape computations are kept where shapes are dynamic and folded where "
+                      "they are static, as OpenVINO's own converter does",
+    "disable_resnet_optimization": "this converter does no ResNet stride optimization, so there "
+                                   "is none to disable; the IR is the same without the flag",
+    "generate_deprecated_IR_V7": "IR v11 is written, as without the flag",
+    "steps": "conversion steps are not printed; --log_level DEBUG logs each pass as it ends",
+    "version": "the converter's version is recorded in the IR's rt_info (converter_version); "
+               "`python -m converter --version` prints it",
+}
+
+# Inert flags that, set to true, ask for what this converter cannot give: accepting them would
+# mislead, so they are refused.
+REFUSED_WHEN_SET = {
+    "generate_deprecated_IR_V7": "this converter writes IR v11 only (IR v7 is deprecated and "
+                                 "not supported); leave the flag out",
+}
+
+
+def _refuse_misleading(inert: Mapping[str, Any]) -> None:
+    for flag, reason in REFUSED_WHEN_SET.items():
+        if inert.get(flag):
+            raise UserInputError(f"flag {flag}: {reason}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,10 +385,13 @@ _PARSERS = {
     "data_type": parse_data_type,
     "disable_fusing": _switch,
     "disable_gfusing": _switch,
+    "compress_to_fp16": _switch,
     "input_model_is_text": _switch,
     "framework": parse_framework,
     "saved_model_tags": parse_tags,
 }
+
+_INERT_PARSERS = {"log_level": _text}
 
 # The flag names a manifest may use (everything but paths, which the pipeline sets itself).
 CONVERSION_FLAGS = frozenset(_PARSERS) | {"tensorflow_object_detection_api_pipeline_config"}

@@ -1,11 +1,22 @@
-"""The converter's three phases, in order: translate, transform, write."""
+"""The converter's three phases, in order: translate, transform, write.
+
+`convert_model` is where every error of a conversion gets its full location: the model (its
+input file), the stage (`frontend onnx|tf`, `pass NAME`, `writer`) and, where the inner layers
+know it, the node. An exception that is not one of our own errors is a converter bug and leaves
+as an InternalError; an OSError (a file that cannot be read or written, a full disk) is the
+environment's and is raised as it is, so callers can read its errno.
+"""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from . import __version__
+from .errors import attributed
 from .options import ConversionOptions
+
+log = logging.getLogger(__name__)
 
 
 def model_name_for(options: ConversionOptions) -> str:
@@ -16,15 +27,22 @@ def model_name_for(options: ConversionOptions) -> str:
 
 
 def convert_model(options: ConversionOptions) -> Path:
-    from .frontends import load
+    from .frontends import detect_framework, load
     from .ir.writer import write_ir
     from .passes import run_passes
 
-    graph = load(options)
-    graph.name = model_name_for(options)
-    run_passes(graph, options)
-    xml_path = Path(options.output_dir) / f"{graph.name}.xml"
-    write_ir(graph, xml_path, rt_info=conversion_rt_info(options))
+    with attributed(model=options.model_label, doing="the conversion", passthrough=(OSError,)):
+        for note in options.inert_flag_notes():
+            log.warning(note)
+        framework = detect_framework(options)
+        with attributed(stage=f"frontend {framework}", doing="reading the model",
+                        passthrough=(OSError,)):
+            graph = load(options, framework)
+        graph.name = model_name_for(options)
+        run_passes(graph, options)
+        xml_path = Path(options.output_dir) / f"{graph.name}.xml"
+        with attributed(stage="writer", doing="writing the IR", passthrough=(OSError,)):
+            write_ir(graph, xml_path, rt_info=conversion_rt_info(options))
     return xml_path
 
 

@@ -35,7 +35,7 @@ def test_a_bad_flag_value_is_one_clear_line(tmp_path):
     model = write_onnx_conv_relu(tmp_path / "m.onnx", *conv_weights())
     run = converter("--input_model", str(model), "--output_dir", str(tmp_path), "--input_shape", "[1,3,,8]")
     assert run.returncode == 1
-    assert run.stderr.startswith("[ ERROR ] flag input_shape:") and "Traceback" not in run.stderr
+    assert run.stderr.startswith(f"[ ERROR ] {model}: flag input_shape:") and "Traceback" not in run.stderr
     assert not list(tmp_path.glob("*.xml"))
 
 
@@ -50,3 +50,46 @@ def test_same_model_twice_gives_byte_identical_ir(tmp_path):
         assert converter("--input_model", str(model), "--output_dir", str(tmp_path / out)).returncode == 0
     for suffix in (".xml", ".bin"):
         assert (tmp_path / "a" / f"m{suffix}").read_bytes() == (tmp_path / "b" / f"m{suffix}").read_bytes()
+
+
+def element_types(xml) -> set[str]:
+    import re
+
+    return set(re.findall(r'element_type="(\w+)"', xml.read_text()))
+
+
+def test_compress_to_fp16_alone_means_fp16_and_false_means_fp32(tmp_path):
+    model = write_onnx_conv_relu(tmp_path / "m.onnx", *conv_weights())
+    assert converter("--input_model", str(model), "--output_dir", str(tmp_path / "half"),
+                     "--compress_to_fp16").returncode == 0
+    assert "f16" in element_types(tmp_path / "half" / "m.xml")
+    assert converter("--input_model", str(model), "--output_dir", str(tmp_path / "full"),
+                     "--compress_to_fp16=False").returncode == 0
+    assert "f16" not in element_types(tmp_path / "full" / "m.xml")
+
+
+def test_compress_to_fp16_against_data_type_is_an_input_error(tmp_path):
+    model = write_onnx_conv_relu(tmp_path / "m.onnx", *conv_weights())
+    run = converter("--input_model", str(model), "--output_dir", str(tmp_path), "--compress_to_fp16",
+                    "--data_type", "FP32")
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith("[ ERROR ] ") and "compress_to_fp16" in run.stderr and "data_type" in run.stderr
+
+
+def test_flags_that_change_nothing_say_what_happens_instead(tmp_path):
+    model = write_onnx_conv_relu(tmp_path / "m.onnx", *conv_weights())
+    run = converter("--input_model", str(model), "--output_dir", str(tmp_path), "--static_shape",
+                    "--disable_gfusing")
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.splitlines()
+    assert sum(line.startswith("[ WARNING ] static_shape: IR shapes are static") for line in lines) == 1
+    assert sum(line.startswith("[ WARNING ] disable_gfusing: ") for line in lines) == 1
+    quiet = converter("--input_model", str(model), "--output_dir", str(tmp_path), "--static_shape",
+                      "--log_level", "ERROR")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_asking_for_ir_v7_is_refused(tmp_path):
+    model = write_onnx_conv_relu(tmp_path / "m.onnx", *conv_weights())
+    run = converter("--input_model", str(model), "--output_dir", str(tmp_path), "--generate_deprecated_IR_V7")
+    assert run.returncode == 1 and "IR v11" in run.stderr and not list(tmp_path.glob("*.xml"))

@@ -2,7 +2,7 @@
 import pytest
 
 from converter.errors import UserInputError
-from converter.options import ConversionOptions, InputCut
+from converter.options import INERT_FLAGS, ConversionOptions, InputCut
 
 
 def opts(**flags) -> ConversionOptions:
@@ -54,3 +54,111 @@ def test_malformed_flags_name_the_flag(flags, message):
 
 def test_defaults_are_left_out_of_the_canonical_form():
     assert opts(data_type="FP32", reverse_input_channels=False, output_dir="x").canonical() == {}
+
+
+# -- compress_to_fp16: ovc's spelling of data_type ----------------------------------------------
+@pytest.mark.parametrize("compress,data_type", [(True, "FP16"), ("True", "FP16"), (False, "FP32"),
+                                                ("false", "FP32")])
+def test_compress_to_fp16_sets_the_data_type(compress, data_type):
+    options = opts(compress_to_fp16=compress)
+    assert options.data_type == data_type
+    assert options.canonical() == opts(data_type=data_type).canonical()  # one cache key
+
+
+def test_compress_to_fp16_agreeing_with_data_type_is_accepted():
+    assert opts(compress_to_fp16=True, data_type="half").data_type == "FP16"
+
+
+@pytest.mark.parametrize("compress,data_type", [(True, "FP32"), (False, "FP16")])
+def test_compress_to_fp16_conflicting_with_data_type_names_both(compress, data_type):
+    with pytest.raises(UserInputError, match="compress_to_fp16.*data_type") as caught:
+        opts(compress_to_fp16=compress, data_type=data_type)
+    assert data_type in str(caught.value)
+
+
+def test_compress_to_fp16_must_be_true_or_false():
+    with pytest.raises(UserInputError, match="flag compress_to_fp16"):
+        opts(compress_to_fp16="sometimes")
+
+
+# -- flags that change nothing here ---------------------------------------------------------------
+def test_an_inert_flag_is_accepted_without_changing_the_canonical_form():
+    assert opts(static_shape=True, progress=True, log_level="DEBUG").canonical() == {}
+    assert opts(static_shape=True).inert_flag_notes() == [
+        f"static_shape: {INERT_FLAGS['static_shape']}"]
+
+
+def test_an_inert_switch_set_to_false_has_nothing_to_say():
+    assert opts(keep_shape_ops=False, generate_deprecated_IR_V7=False).inert_flag_notes() == []
+
+
+def test_asking_for_ir_v7_is_refused():
+    with pytest.raises(UserInputError, match="generate_deprecated_IR_V7.*IR v11"):
+        opts(generate_deprecated_IR_V7=True)
+
+
+def test_every_inert_flag_has_one_line_saying_what_happens():
+    for flag, note in INERT_FLAGS.items():
+        assert note and "\n" not in note, flag
+
+
+def converter_logs(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("converter")]
+
+
+def test_an_inert_flag_logs_its_line_when_converting_not_when_parsing(tmp_path, caplog):
+    import converter
+    from tinymodels import conv_weights, write_onnx_conv_relu
+
+    model = write_onnx_conv_relu(tmp_path / "m.onnx", *conv_weights())
+    caplog.set_level("INFO", logger="converter")
+    options = opts(input_model=str(model), output_dir=str(tmp_path), static_shape=True)
+    assert converter_logs(caplog) == []  # a manifest checks its flags without converting
+    from converter.pipeline import convert_model
+
+    convert_model(options)
+    assert converter_logs(caplog) == [
+        "static_shape: IR shapes are static where the inputs are; give --input_shape (or "
+        "--batch) to make every input static"]
+    caplog.clear()
+    converter.convert(model, output_dir=tmp_path, keep_shape_ops=True, steps=True)
+    assert [line.split(":")[0] for line in converter_logs(caplog)] == ["keep_shape_ops", "steps"]
+
+
+# -- disable_gfusing ----------------------------------------------------------------------------
+def tiny_graph():
+    from converter.graph import Graph
+
+    g = Graph()
+    g.result(g.op("ReLU", g.parameter("x", (1, 4), "f32")), "y")
+    return g
+
+
+def test_disable_gfusing_says_there_is_no_grouped_fusing_to_disable(caplog):
+    from converter.passes import GROUPED_FUSING, run_passes
+
+    assert GROUPED_FUSING == frozenset()
+    caplog.set_level("INFO", logger="converter")
+    run_passes(tiny_graph(), opts(disable_gfusing=True))
+    assert converter_logs(caplog) == [
+        "disable_gfusing: this converter does no grouped-convolution fusing, so there is none "
+        "to disable; the IR is the same as without the flag"]
+    caplog.clear()
+    run_passes(tiny_graph(), opts())
+    assert converter_logs(caplog) == []
+
+
+def test_disable_gfusing_switches_off_the_grouped_fusing_passes(monkeypatch, caplog):
+    from converter import passes
+
+    monkeypatch.setattr(passes, "GROUPED_FUSING", frozenset({"transpose_sinking"}))
+    assert "transpose_sinking" not in passes.active_passes(opts(disable_gfusing=True))
+    assert "transpose_sinking" in passes.active_passes(opts())
+    assert "fuse_linear_into_conv" in passes.active_passes(opts(disable_gfusing=True))
+    assert converter_logs(caplog) == []
+
+
+def test_disable_fusing_switches_off_the_fusing_passes():
+    from converter import passes
+
+    assert "fuse_linear_into_conv" not in passes.active_passes(opts(disable_fusing=True))

@@ -40,7 +40,8 @@ def detect_framework(options: ConversionOptions) -> str:
                          f"--framework onnx or --framework tf")
 
 
-def load(options: ConversionOptions) -> Graph:
-    framework = detect_framework(options)
+def load(options: ConversionOptions, framework: str | None = None) -> Graph:
+    """The model as a Graph, by the frontend for `framework` (detected when not given)."""
+    framework = framework or detect_framework(options)
     module = importlib.import_module(FRONTENDS[framework])
     return module.load(options)

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import UnsupportedOpsError, UserInputError
+from ..errors import NodeRef, UnsupportedOpsError, UserInputError
 from ..graph import Graph, Node, Output
 from ..ops import spec
 from ..options import ConversionOptions, Shape
@@ -119,7 +119,7 @@ class NodeContext:
 
     def input(self, index: int) -> Output:
         if index >= len(self.inputs) or self.inputs[index] is None:
-            raise UserInputError(f"{self.op_type} node {self.name!r} lacks its input {index}")
+            raise self.error(f"lacks its input {index}")
         return self.inputs[index]
 
     def has_input(self, index: int) -> bool:
@@ -135,8 +135,13 @@ class NodeContext:
     def const(self, value: Any, dtype: Any = None) -> Output:
         return self.graph.const(value, name=f"{self.name}/const", dtype=dtype)
 
+    @property
+    def ref(self) -> NodeRef:
+        """This source node, as errors name it."""
+        return NodeRef(self.op_type, self.name)
+
     def error(self, message: str) -> UserInputError:
-        return UserInputError(f"{self.op_type} node {self.name!r}: {message}")
+        return UserInputError(message, node=self.ref)
 
 
 def input_overrides(model_inputs: list[tuple[str, Shape | None]],

@@ -2,7 +2,9 @@
 
 Layers get ids in the graph's topological order, constants are laid out in the .bin in that
 same order with identical blobs stored once, and every attribute is formatted the way OpenVINO's
-own serializer does, so the same graph always gives byte-identical files.
+own serializer does, so the same graph always gives byte-identical files. A node the writer
+cannot express (an attribute its op does not define, a value with no text form) is an
+InternalError naming the node: the graph it was given is ours.
 """
 from __future__ import annotations
 
@@ -15,18 +17,23 @@ import numpy as np
 from lxml import etree
 
 from .. import element_types
+from ..errors import InternalError, NodeRef, attributed
 from ..graph import Graph, Node, Shape
 from ..ops import spec
 
 
 def format_attribute(value: Any) -> str:
+    """An attribute value as OpenVINO's serializer writes it; TypeError for a value with no IR
+    text form (a dict, None, an object), which only a converter bug can put on a node."""
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return ", ".join(format_attribute(v) for v in value)
+    if isinstance(value, (str, int, np.integer)):
+        return str(value)
     if isinstance(value, (float, np.floating)):
         return repr(float(value))
-    return str(value)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ", ".join(format_attribute(v) for v in value)
+    raise TypeError(f"a {type(value).__name__} ({value!r}) has no IR text form")
 
 
 def _parameter_shape(shape: Shape) -> str:
@@ -73,10 +80,17 @@ def _layer_data(node: Node, layout: _BinLayout) -> dict[str, str] | None:
     op = spec(node.op)
     unknown = set(node.attrs) - set(op.attributes)
     if unknown:
-        raise ValueError(f"{node.op} {node.name!r} has attributes {sorted(unknown)} the IR "
-                         f"does not define (known: {list(op.attributes)})")
-    data = {k: format_attribute(node.attrs[k]) for k in op.attributes if k in node.attrs}
+        raise InternalError(f"has attributes {sorted(unknown)} that the IR's {node.op} does not "
+                            f"define (known: {list(op.attributes)})")
+    data = {k: _attribute_text(k, node.attrs[k]) for k in op.attributes if k in node.attrs}
     return data if data or op.attributes else None
+
+
+def _attribute_text(key: str, value: Any) -> str:
+    try:
+        return format_attribute(value)
+    except TypeError as exc:
+        raise InternalError(f"attribute {key!r}: {exc}") from exc
 
 
 def build_xml(graph: Graph, rt_info: dict[str, Any] | None = None) -> tuple[etree._Element, _BinLayout]:
@@ -89,7 +103,8 @@ def build_xml(graph: Graph, rt_info: dict[str, Any] | None = None) -> tuple[etre
     for node in nodes:
         layer = etree.SubElement(layers, "layer", id=str(ids[id(node)]), name=node.name,
                                  type=node.op, version=spec(node.op).version)
-        data = _layer_data(node, layout)
+        with attributed(node=NodeRef(node.op, node.name), doing="writing it"):
+            data = _layer_data(node, layout)
         if data is not None:
             etree.SubElement(layer, "data", data)
         if node.rt_info:

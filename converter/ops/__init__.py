@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import InternalError, ShapeMismatchError
+from ..errors import ConversionError, InternalError, NodeRef, ShapeMismatchError, describe
 from ..graph import Node, Shape
 
 OutputTypes = list[tuple[Shape, str | None]]
@@ -56,21 +56,28 @@ def spec(op_type: str) -> type[OpSpec]:
 
 
 def infer_node(node: Node) -> None:
-    """Set the shape and element type of each output of `node` from its inputs."""
+    """Set the shape and element type of each output of `node` from its inputs.
+
+    An op's own shape check failing (ValueError) means the shapes reaching it do not fit: the
+    model's fault while a frontend translates it (a pass that breaks shapes is reported as a bug
+    by the pass runner); any other failure is a bug of the op's inference."""
     try:
         inferred = spec(node.op).infer(node)
-    except ValueError as exc:  # the ops' own shape checks: the model's shapes do not fit
-        shapes = [s.shape for s in node.inputs]
-        raise ShapeMismatchError(f"{node.op} {node.name!r}: the input shapes {shapes} do not "
-                                 f"fit ({exc}); check the model and any --input_shape or "
-                                 "--batch given") from exc
-    except (InternalError, IndexError, TypeError) as exc:
-        shapes = [s.shape for s in node.inputs]
-        raise InternalError(f"shape inference of {node.op} {node.name!r} with input shapes "
-                            f"{shapes} failed: {exc}") from exc
+    except ValueError as exc:
+        raise ShapeMismatchError(f"the input shapes {_input_shapes(node)} do not fit ({exc})",
+                                 node=NodeRef(node.op, node.name)) from exc
+    except ConversionError as exc:
+        raise exc.locate(node=NodeRef(node.op, node.name))
+    except Exception as exc:
+        raise InternalError(f"shape inference with input shapes {_input_shapes(node)} raised "
+                            f"{describe(exc)}", node=NodeRef(node.op, node.name)) from exc
     for info, (shape, element_type) in zip(node.outputs, inferred):
         info.shape = None if shape is None else tuple(int(d) for d in shape)
         info.element_type = element_type
+
+
+def _input_shapes(node: Node) -> list:
+    return [list(s.shape) if s.shape is not None else None for s in node.inputs]
 
 
 # The op families; importing them fills OPS.

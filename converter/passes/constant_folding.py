@@ -5,7 +5,9 @@ After:  Const(w transposed) -> Convolution
 
 An op folds when `OpSpec.fold` can compute it: all inputs constant and a numpy evaluation
 exists, or (ShapeOf) the input's shape is fully static. Folded constants keep the tensor names
-of the outputs they replace, so a folded model output stays readable by name.
+of the outputs they replace, so a folded model output stays readable by name. A numpy
+evaluation failing (FloatingPointError, ValueError, MemoryError...) on inputs whose shapes were
+already checked is an InternalError naming the node.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import math
 import numpy as np
 
 from ..element_types import to_numpy
+from ..errors import NodeRef, attributed
 from ..graph import Graph, Node
 from ..ops import spec
 
@@ -38,7 +41,8 @@ def run(graph: Graph, options=None) -> int:
     for node in sweep:
         if node.op in ("Parameter", "Const", "Result"):
             continue
-        values = _fold(node)
+        with attributed(node=NodeRef(node.op, node.name), doing="folding it"):
+            values = _fold(node)
         if values is None:
             continue
         for index, value in enumerate(values):

@@ -5,7 +5,7 @@ import numpy as np
 import onnx
 
 from ...element_types import to_numpy
-from ...errors import InternalError, UserInputError
+from ...errors import UserInputError, attributed
 from ...graph import Graph, Node, Output
 from ...options import ConversionOptions
 from ..common import input_overrides
@@ -13,6 +13,8 @@ from .context import OnnxNodeContext
 from .handlers import registry
 from .model import (DEFAULT_DOMAINS, decode_attribute, tensor_value, value_info_shape,
                     value_info_type)
+
+STAGE = "frontend onnx"
 
 
 def node_name(node: onnx.NodeProto) -> str:
@@ -107,12 +109,8 @@ class OnnxTranslator:
         ctx = OnnxNodeContext(self.graph, name, node.op_type, inputs, attrs, self.opset,
                               len(node.output), self.memo)
         handler = registry.lookup(op_key(node), self.opset)
-        try:
+        with attributed(stage=STAGE, node=ctx.ref, doing="translating it"):
             produced = handler(ctx)
-        except UserInputError:
-            raise
-        except (InternalError, ValueError, TypeError, IndexError) as exc:
-            raise InternalError(f"ONNX {node.op_type} node {name!r}: {exc}") from exc
         produced = [produced] if isinstance(produced, Output) else list(produced)
         for tensor_name, output in zip(node.output, produced):
             if not tensor_name or output is None:

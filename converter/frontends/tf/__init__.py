@@ -29,7 +29,9 @@ def load(options: ConversionOptions) -> Graph:
         raise UserInputError("no TensorFlow model given: pass --input_model, --saved_model_dir "
                              "or --input_meta_graph")
     graph_def = read_graph_def(options.input_model, options.input_model_is_text)
-    return translate(graph_def, options)
+    # A graph frozen from a SavedModel ahead of time (the pipeline's prepare stage) keeps its
+    # signature's output names through `extra["output_aliases"]` (tensor -> signature name).
+    return translate(graph_def, options, output_aliases=dict(options.extra.get("output_aliases", {})))
 
 
 def _saved_model_folder(options: ConversionOptions) -> Path | None:

@@ -1,7 +1,7 @@
 """GraphDef -> Graph: find the outputs, walk back to what they need, translate node by node."""
 from __future__ import annotations
 
-from ...errors import UserInputError
+from ...errors import NodeRef, UserInputError, attributed
 from ...graph import Graph, Output
 from ...options import ConversionOptions
 from ..common import input_overrides
@@ -12,6 +12,7 @@ from .handlers.basic import model_input
 from .tensors import shape_of
 
 _INPUT_OPS = ("Placeholder", "PlaceholderWithDefault")
+STAGE = "frontend tf"
 
 
 def translate(graph_def, options: ConversionOptions,
@@ -42,11 +43,8 @@ def translate(graph_def, options: ConversionOptions,
         inputs = [] if node.name in shapes else [_tensor(tensors, ref) for ref in node.input
                                                  if not ref.startswith("^")]
         model_input = (shapes[node.name], frozen.get(node.name)) if node.name in shapes else None
-        context = TFNodeContext(graph, node, inputs, model_input)
-        if node.name in internal_cuts:
-            produced = _internal_input(context)
-        else:
-            produced = registry.lookup(node.op)(context)
+        with attributed(stage=STAGE, node=NodeRef(node.op, node.name), doing="translating it"):
+            produced = _translate_node(graph, node, inputs, model_input, node.name in internal_cuts)
         tensors[node.name] = [produced] if isinstance(produced, Output) else list(produced)
     if sinks:  # every output of a node nothing consumes (IdentityN has several)
         outputs = [name if port == 0 else f"{name}:{port}"
@@ -54,6 +52,15 @@ def translate(graph_def, options: ConversionOptions,
     for name in outputs:
         _add_result(graph, _tensor(tensors, name), name, output_aliases or {})
     return graph
+
+
+def _translate_node(graph: Graph, node, inputs: list[Output], model_input,
+                    is_internal_cut: bool) -> Output | list[Output]:
+    """One NodeDef through its handler (or, cut by `--input`, as a model input)."""
+    context = TFNodeContext(graph, node, inputs, model_input)
+    if is_internal_cut:
+        return _internal_input(context)
+    return registry.lookup(node.op)(context)
 
 
 def _internal_input(ctx: TFNodeContext) -> Output:
