@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from doit.exceptions import TaskFailed
 
 from .cache import Cache, cached_filename
 from .errors import NO_SPACE_ERRNOS, PipelineError
-from .fsutil import TEMP_SUFFIX, atomic_writer, remove_tree
-from .integrity import check_tree
+from .fsutil import TEMP_SUFFIX, atomic_writer, hash_file, remove_tree
+from .integrity import RECORD, check_tree
+from .keys import digest
 from .manifest import ModelEntry
+
+log = logging.getLogger(__name__)
 
 try:  # the converter's own errors are user-facing too
     from converter.errors import ConversionError as _ConversionError
@@ -35,7 +40,7 @@ def reported(action):
             return action(cache, entry, *args)
         except (PipelineError, _ConversionError) as exc:
             text = str(exc)
-            prefix = "" if entry.name in text else f"{entry.label}: "
+            prefix = "" if text.startswith(entry.label) else f"{entry.label}: "
             return TaskFailed(f"{prefix}{text}")
         except OSError as exc:
             if exc.errno not in NO_SPACE_ERRNOS:
@@ -113,7 +118,8 @@ def prepared_entry(cache: Cache, entry: ModelEntry, key: str) -> tuple[Path, Pat
         tree = _unpacked_tree(cache, entry)
         location = locate_model(tree, entry.label, entry.model, entry.framework)
         tree = _checked_tree(cache, entry, asdict(location))
-        prepare_model(tree, location, entry.options().output, staging)
+        options = entry.options()
+        prepare_model(tree, location, options.output, staging, options.saved_model_tags)
 
     folder = cache.store_tree("prepared", key, build)
     location = json.loads((folder / "prepared.json").read_text())["location"]
@@ -134,11 +140,18 @@ def _conversion_options(cache: Cache, entry: ModelEntry, prepared: dict, precisi
                  input_model_is_text=prepared["input_model_is_text"] or None)
     if prepared.get("pipeline_config") and "tensorflow_object_detection_api_pipeline_config" not in flags:
         flags["tensorflow_object_detection_api_pipeline_config"] = prepared["pipeline_config"]
-    return ConversionOptions.from_flags(flags)
+    options = ConversionOptions.from_flags(flags)
+    signature_outputs = prepared.get("outputs") or {}
+    if prepared["location"]["kind"] != "saved_model" or not signature_outputs:
+        return options
+    # The frozen SavedModel's outputs keep their signature names (as converting the SavedModel
+    # itself gives them), and --output may use those names.
+    return options.replace(output=tuple(signature_outputs.get(name, name) for name in options.output),
+                           extra={"output_aliases": {tensor: name for name, tensor in signature_outputs.items()}})
 
 
-@reported
-def convert(cache: Cache, entry: ModelEntry, precision: str, key: str, prepare_key: str, output_dir: Path):
+def _ir_entry(cache: Cache, entry: ModelEntry, precision: str, key: str, prepare_key: str) -> Path:
+    """The cached IR of one model and precision, converted first if it is not there."""
     from .prepare import read_prepared
 
     def build(staging: Path) -> None:
@@ -151,27 +164,50 @@ def convert(cache: Cache, entry: ModelEntry, precision: str, key: str, prepare_k
                   "flags": json.loads(entry.flags_key())}
         (staging / "convert.json").write_text(json.dumps(record, indent=1, sort_keys=True))
 
-    folder = cache.store_tree("ir", key, build)
+    return cache.store_tree("ir", key, build)
+
+
+@reported
+def convert(cache: Cache, entry: ModelEntry, precision: str, key: str, prepare_key: str, output_dir: Path):
+    folder = _ir_entry(cache, entry, precision, key, prepare_key)
     for suffix in (".xml", ".bin"):
         copy_out(folder / f"{entry.name}{suffix}", output_dir / f"{entry.name}{suffix}")
 
 
+class VerifyKeys(NamedTuple):
+    """The keys a verify task needs: its own (everything but the IR's bytes), the IR's, and
+    the prepared model's."""
+
+    verify: str
+    ir: str
+    prepare: str
+
+
 @reported
-def verify(cache: Cache, entry: ModelEntry, precision: str, key: str, prepare_key: str, xml_path: Path):
-    from .prepare import read_prepared
+def verify(cache: Cache, entry: ModelEntry, precision: str, keys: VerifyKeys, xml_path: Path):
+    """Verify the IR in the output folder, keyed on its bytes.
+
+    The output must be the IR that was converted: if it was edited or damaged since, the
+    converted bytes are put back first (with a warning). A verdict is cached under a key of
+    the bytes checked, so a passing report is never restored for bytes it did not see. When
+    the check cannot run at all, nothing is cached and the task fails saying so."""
+    from .verify import VerifierUnavailable
+
+    ir_hashes = _settled_ir(cache, entry, precision, keys, xml_path)
+    inputs = [hash_file(path, "sha256") for path in entry.verify_input_files()] \
+        if entry.verify_inputs else []
+    key = digest(keys.verify, ir_hashes, inputs)
 
     def build(staging: Path) -> None:
-        from .verify import verify_ir
-
-        prepared = read_prepared(*prepared_entry(cache, entry, prepare_key))
-        options = _conversion_options(cache, entry, prepared, precision, staging)
-        report = verify_ir(xml_path, prepared["input_model"], prepared["framework"], precision=precision,
-                           tolerance=entry.tolerance[precision], preprocessing=preprocessing_of(options, xml_path))
-        # paths in the cache are the builder's; the report names what the user knows
-        report.update(model=entry.name, ir=xml_path.name, source=prepared["location"]["path"])
+        report = _verify_report(cache, entry, precision, keys.prepare, xml_path)
         (staging / "verify.json").write_text(json.dumps(report, indent=1, sort_keys=True))
 
-    folder = cache.store_tree("verify", key, build)
+    try:
+        folder = cache.store_tree("verify", key, build)
+    except (VerifierUnavailable, MemoryError) as exc:
+        reason = str(exc) or "out of memory"
+        return TaskFailed(f"{entry.label}, {precision}: could not verify: {reason}. This is no "
+                          f"verdict on the IR; nothing was cached, and the next run tries again.")
     copy_out(folder / "verify.json", xml_path.parent / "verify.json")
     report = json.loads((folder / "verify.json").read_text())
     if not report["passed"]:
@@ -184,23 +220,58 @@ def verify(cache: Cache, entry: ModelEntry, precision: str, key: str, prepare_ke
     return None
 
 
-def preprocessing_of(options, xml_path: Path) -> dict:
-    """Per IR input, the mean/scale/reverse the converter baked in (the preprocessing pass's
-    own plan, applied to the inputs the IR declares)."""
-    from lxml import etree
+def _settled_ir(cache: Cache, entry: ModelEntry, precision: str, keys: VerifyKeys,
+                xml_path: Path) -> list[str]:
+    """The sha256 of the output .xml and .bin, after putting the converted bytes back where
+    the output differs from them."""
+    folder = _ir_entry(cache, entry, precision, keys.ir, keys.prepare)
+    record = json.loads((folder / RECORD).read_text())["files"]
+    hashes = []
+    for suffix in (".xml", ".bin"):
+        name = f"{entry.name}{suffix}"
+        target = xml_path.with_suffix(suffix)
+        expected = record[name][1]
+        actual = hash_file(target, "sha256") if target.is_file() else None
+        if actual != expected:
+            log.warning("%s: %s differs from the IR that was converted (edited or damaged); "
+                        "putting the converted bytes back", entry.label, target)
+            copy_out(folder / name, target)
+        hashes.append(expected)
+    return hashes
 
-    from converter.passes.preprocessing import input_plan
 
-    root = etree.parse(str(xml_path)).getroot()
-    result = {}
-    for index, layer in enumerate(root.iterfind("layers/layer[@type='Parameter']")):
-        port = layer.find("output/port")
-        name = (port.get("names") or layer.get("name")).split(",")[0]
-        shape = tuple(int(d.text) for d in port.findall("dim"))
-        plan = input_plan(options, name, index, shape, options.framework == "tf")
-        if plan is not None:
-            result[name] = plan
-    return result
+def _verify_report(cache: Cache, entry: ModelEntry, precision: str, prepare_key: str,
+                   xml_path: Path) -> dict:
+    from .prepare import read_prepared
+    from .verify import verify_ir
+
+    folder, tree = prepared_entry(cache, entry, prepare_key)
+    prepared = read_prepared(folder, tree)
+    report = verify_ir(xml_path, source_model(entry, prepared["location"], tree),
+                       precision=precision, tolerance=entry.tolerance.get(precision),
+                       flags=dict(entry.flags), inputs=entry.verify_inputs,
+                       base_dir=entry.manifest.parent)
+    # paths in the cache are the builder's; the report names what the user knows
+    report.update(model=entry.name, ir=xml_path.name, source=prepared["location"]["path"])
+    return report
+
+
+def source_model(entry: ModelEntry, location: dict, tree: Path):
+    """The original model for the reference: the file, SavedModel or checkpoint as it lies in
+    the unpacked archive (never the frozen copy `prepare` made for the converter)."""
+    from .verify import SourceModel, cut_names, output_names
+
+    options = entry.options()
+    checkpoint = location.get("checkpoint")
+    return SourceModel(path=tree / location["path"], framework="onnx" if location["kind"] == "onnx" else "tf",
+                       kind=location["kind"], checkpoint=tree / checkpoint if checkpoint else None,
+                       tags=tuple(options.saved_model_tags),
+                       inputs=cut_names(entry.flags.get("input")),
+                       outputs=output_names(entry.flags.get("output")))
+
+
+def report_skipped(entry: ModelEntry) -> None:
+    print(f"{entry.label}: skipped, not built yet: {entry.skip}")
 
 
 def copy_out(source: Path, target: Path) -> None:

@@ -35,3 +35,34 @@ def code_digest(*paths: str) -> str:
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
+
+
+def _normalized(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
+@lru_cache(maxsize=None)
+def runtime_versions(packages: tuple[str, ...]) -> dict[str, str]:
+    """The installed versions of `packages` (distribution names), absent ones left out.
+
+    Read from the `NAME-VERSION.dist-info` folder names on sys.path: one directory listing per
+    path entry, where importlib.metadata would cost an import and a scan per package, on the
+    no-op path of every build."""
+    import os
+    import sys
+
+    wanted = {_normalized(p): p for p in packages}
+    found: dict[str, str] = {}
+    for folder in sys.path:
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for entry in names:
+            if not entry.endswith(".dist-info") or "-" not in entry:
+                continue
+            name, version = entry[:-len(".dist-info")].rsplit("-", 1)
+            package = wanted.get(_normalized(name))
+            if package is not None and package not in found:
+                found[package] = version
+    return dict(sorted(found.items()))

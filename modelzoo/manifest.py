@@ -34,14 +34,16 @@ from .errors import ManifestError
 from .unpack import MAX_FILES, MAX_TOTAL_BYTES
 
 PRECISIONS = ("FP32", "FP16")
-DEFAULT_TOLERANCE = MappingProxyType({"FP32": 1e-4, "FP16": 1e-2})
+# FP16 has no fixed default: the verifier measures a budget per model (modelzoo.verify.budget).
+DEFAULT_TOLERANCE = MappingProxyType({"FP32": 1e-4})
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_FLAG_KEYS = frozenset(CONVERSION_FLAGS) - {"data_type"}
+_PRECISION_FLAGS = ("data_type", "compress_to_fp16")  # folded into `precisions`
+_FLAG_KEYS = frozenset(CONVERSION_FLAGS) - set(_PRECISION_FLAGS)
 _LIMIT_KEYS = {"max_unpacked_bytes": "MODELZOO_MAX_UNPACKED_BYTES",
                "max_unpacked_files": "MODELZOO_MAX_UNPACKED_FILES"}
-_SHARED_KEYS = frozenset({"framework", "precisions", "tolerance", "verify", "description",
-                          "data_type", *_LIMIT_KEYS}) | _FLAG_KEYS
-MODEL_KEYS = _SHARED_KEYS | {"url", "sha256", "sha384", "size", "model"}
+_SHARED_KEYS = frozenset({"framework", "precisions", "tolerance", "verify", "verify_inputs",
+                          "description", *_PRECISION_FLAGS, *_LIMIT_KEYS}) | _FLAG_KEYS
+MODEL_KEYS = _SHARED_KEYS | {"url", "sha256", "sha384", "size", "model", "skip"}
 DEFAULT_KEYS = _SHARED_KEYS | {"output_dir", "cache_dir"}
 
 
@@ -49,8 +51,12 @@ DEFAULT_KEYS = _SHARED_KEYS | {"output_dir", "cache_dir"}
 class ModelEntry:
     """One model of the manifest, validated, with the defaults merged in.
 
-    `flags` holds the conversion flags as written (mo's text or TOML values). `data_type` is not
-    among them: it is folded into `precisions`, and the converter runs once per precision.
+    `flags` holds the conversion flags as written (mo's text or TOML values). `data_type` and
+    `compress_to_fp16` are not among them: they are folded into `precisions`, and the converter
+    runs once per precision. `tolerance` holds only what the manifest gives (FP32 defaults to
+    1e-4; an FP16 tolerance left out is measured per model). `verify_inputs` is the value
+    as written (see `modelzoo.verify.inputs`), its files resolved against the manifest's
+    folder. `skip` is why the model is not built yet (None: it is built).
     """
 
     name: str
@@ -63,6 +69,8 @@ class ModelEntry:
     precisions: tuple[str, ...] = PRECISIONS
     tolerance: Mapping[str, float] = field(default_factory=lambda: DEFAULT_TOLERANCE, hash=False)
     verify: bool = True
+    verify_inputs: Any = None
+    skip: str | None = None
     description: str = ""
     flags: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     max_unpacked_bytes: int = MAX_TOTAL_BYTES
@@ -72,6 +80,12 @@ class ModelEntry:
     def label(self) -> str:
         """How messages name this model: `path/to/models.toml, model 'resnet50'`."""
         return f"{self.manifest}, model {self.name!r}"
+
+    def verify_input_files(self) -> list[Path]:
+        """The files `verify_inputs` names (they key the verification)."""
+        from .verify.inputs import parse_spec, spec_files
+
+        return spec_files(parse_spec(self.verify_inputs, self.manifest.parent))
 
     def options(self) -> ConversionOptions:
         return ConversionOptions.from_flags(self.flags)
@@ -184,7 +198,8 @@ def _entry(path: Path, name: str, table: Any, defaults: Mapping[str, Any]) -> Mo
         precisions=_precisions(where, table, defaults),
         tolerance=MappingProxyType({**DEFAULT_TOLERANCE, **defaults.get("tolerance", {}),
                                     **table.get("tolerance", {})}),
-        verify=merged.get("verify", True), description=merged.get("description", ""),
+        verify=merged.get("verify", True), verify_inputs=merged.get("verify_inputs"),
+        skip=_skip(where, table.get("skip")), description=merged.get("description", ""),
         flags=MappingProxyType(flags), **_limits(where, merged))
 
 
@@ -194,6 +209,8 @@ def _check_shared(where: _Where, table: Mapping[str, Any]) -> None:
         raise where.error("verify", f"expected true or false, got {table['verify']!r}")
     if "description" in table and not isinstance(table["description"], str):
         raise where.error("description", "expected text")
+    if "verify_inputs" in table:
+        _check_verify_inputs(where, table["verify_inputs"])
     if "framework" in table and str(table["framework"]).lower() not in ("onnx", "tf"):
         raise where.error("framework", f"expected 'onnx' or 'tf', got {table['framework']!r}")
     if "tolerance" in table:
@@ -209,6 +226,28 @@ def _check_shared(where: _Where, table: Mapping[str, Any]) -> None:
             ConversionOptions.from_flags({key: table[key]})
         except UserInputError as exc:
             raise where.error(key, f"{exc}; give mo's command-line text or a TOML value") from None
+
+
+def _check_verify_inputs(where: _Where, value: Any) -> None:
+    from .verify.inputs import parse_spec, spec_files
+
+    try:
+        files = spec_files(parse_spec(value, where.path.parent))
+    except ValueError as exc:
+        raise where.error("verify_inputs", f"{exc}; give a .npy/.npz path or a table like "
+                                           "{ids = { low = 0, high = 999 }}") from None
+    for path in files:
+        if not path.is_file():
+            raise where.error("verify_inputs", f"{path} does not exist (paths are relative to "
+                                               "the manifest's folder)")
+
+
+def _skip(where: _Where, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise where.error("skip", "expected the reason the model is not built yet, as text")
+    return value.strip()
 
 
 def _limits(where: _Where, merged: Mapping[str, Any]) -> dict[str, int]:
@@ -258,15 +297,23 @@ def _check_precisions(where: _Where, value: Any) -> None:
 
 
 def _level_precisions(where: _Where, table: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """`precisions`, or what `data_type` / `compress_to_fp16` (true: FP16) imply; several of
+    them must agree."""
     explicit = tuple(table["precisions"]) if "precisions" in table else None
-    if "data_type" not in table:
-        return explicit
-    implied = (parse_data_type(table["data_type"]),)
-    if explicit is not None and explicit != implied:
-        raise where.error("data_type", f"data_type {table['data_type']!r} means precisions "
-                                       f"{list(implied)}, but precisions is {list(explicit)}; "
-                                       "keep only one of the two")
-    return implied
+    implied = {}
+    if "data_type" in table:
+        implied["data_type"] = (parse_data_type(table["data_type"]),)
+    if "compress_to_fp16" in table:
+        if not isinstance(table["compress_to_fp16"], bool):
+            raise where.error("compress_to_fp16", f"expected true or false, got "
+                                                  f"{table['compress_to_fp16']!r}")
+        implied["compress_to_fp16"] = ("FP16",) if table["compress_to_fp16"] else ("FP32",)
+    for key, value in implied.items():
+        if explicit is not None and explicit != value:
+            raise where.error(key, f"{key} = {table[key]!r} means precisions {list(value)}, but "
+                                   f"precisions is {list(explicit)}; keep only one of the two")
+        explicit = value
+    return explicit
 
 
 def _precisions(where: _Where, table: Mapping[str, Any],

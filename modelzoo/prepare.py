@@ -115,11 +115,13 @@ def _pipeline_config(tree: Path, model: Path) -> str | None:
         folder = folder.parent
 
 
-def prepare_model(tree: Path, location: ModelLocation, outputs: tuple[str, ...], staging: Path) -> dict:
+def prepare_model(tree: Path, location: ModelLocation, outputs: tuple[str, ...], staging: Path,
+                  tags: tuple[str, ...] = ()) -> dict:
     """Write what conversion needs into `staging`; return the description (also prepared.json).
 
     ONNX files and frozen graphs are used where they lie in the unpacked tree; a SavedModel or a
-    checkpoint is frozen here into `staging/frozen.pb`."""
+    checkpoint is frozen here into `staging/frozen.pb` (a SavedModel's meta graph chosen by
+    `tags`, mo's --saved_model_tags; "serve" when empty)."""
     tree = Path(tree)
     info = {"location": asdict(location), "framework": location.framework,
             "input_model_is_text": location.kind == "text", "inputs": None, "outputs": None}
@@ -128,7 +130,7 @@ def prepare_model(tree: Path, location: ModelLocation, outputs: tuple[str, ...],
     if location.kind in ("onnx", "frozen", "text"):
         info["input_model"] = {"in": "tree", "path": location.path}
     else:
-        frozen = _freeze(tree, location, outputs)
+        frozen = _freeze(tree, location, outputs, tags)
         (staging / "frozen.pb").write_bytes(frozen.graph_def)
         info["input_model"] = {"in": "prepared", "path": "frozen.pb"}
         info["inputs"] = dict(getattr(frozen, "inputs", {}) or {})
@@ -137,11 +139,11 @@ def prepare_model(tree: Path, location: ModelLocation, outputs: tuple[str, ...],
     return info
 
 
-def _freeze(tree: Path, location: ModelLocation, outputs: tuple[str, ...]):
+def _freeze(tree: Path, location: ModelLocation, outputs: tuple[str, ...], tags: tuple[str, ...]):
     from converter.frontends.tf.freeze import freeze_checkpoint, freeze_saved_model
 
     if location.kind == "saved_model":
-        return freeze_saved_model(tree / location.path)
+        return freeze_saved_model(tree / location.path, tags=list(tags) or None)
     return freeze_checkpoint(tree / location.path, tree / location.checkpoint, list(outputs) or None)
 
 

@@ -70,3 +70,14 @@ def run_tf_graph(pb_path: str | Path, feeds: dict[str, np.ndarray], outputs: lis
         with tf.compat.v1.Session(graph=graph) as session:
             values = session.run(outputs, {name: value for name, value in feeds.items()})
     return dict(zip(outputs, values))
+
+
+def import_tensorflow():
+    """TensorFlow, imported without its C++ INFO/WARNING lines on stderr (they would drown a
+    build log); an explicit TF_CPP_MIN_LOG_LEVEL from the user still wins."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow
+
+    return tensorflow

@@ -15,7 +15,7 @@ from doit.tools import config_changed
 
 from . import actions
 from .cache import Cache
-from .keys import code_digest, digest
+from .keys import code_digest, digest, runtime_versions
 from .manifest import Manifest, ModelEntry, load_manifest
 
 MANIFEST_VAR = "manifest"
@@ -23,7 +23,9 @@ RUN_LOCK = ".doit.lock"
 # The code whose edits change each stage's output.
 PREPARE_CODE = ("modelzoo/prepare.py", "converter/frontends/tf/freeze.py")
 CONVERTER_CODE = ("converter",)
-VERIFY_CODE = ("modelzoo/verify.py", "modelzoo/runtime.py", "converter/ir/validator.py")
+VERIFY_CODE = ("modelzoo/verify", "modelzoo/runtime.py", "converter/ir/validator.py")
+# The runtimes whose versions can change a verification's verdict.
+VERIFY_RUNTIMES = ("openvino", "onnxruntime", "onnx", "tensorflow", "tensorflow-cpu", "numpy")
 
 
 class ZooTasks:
@@ -66,7 +68,8 @@ class ZooTasks:
         if key is None:
             key = self._prepare_keys[entry.name] = digest(
                 "prepare", str(entry.checksum), entry.model, entry.framework,
-                list(entry.options().output), code_digest(*PREPARE_CODE))
+                list(entry.options().output), list(entry.options().saved_model_tags),
+                code_digest(*PREPARE_CODE))
         return key
 
     def prepared_dir(self, entry: ModelEntry) -> Path:
@@ -83,8 +86,12 @@ class ZooTasks:
                       code_digest(*CONVERTER_CODE))
 
     def verify_key(self, entry: ModelEntry, precision: str) -> str:
-        return digest("verify", self.ir_key(entry, precision), entry.tolerance[precision],
-                      self.flags_key(entry), code_digest(*VERIFY_CODE))
+        """What a verdict depends on besides the IR's bytes (which the action adds): the
+        conversion, the tolerance, the inputs asked for, the verifier's code and the
+        runtimes' versions (upgrading OpenVINO re-verifies)."""
+        return digest("verify", self.ir_key(entry, precision), entry.tolerance.get(precision),
+                      self.flags_key(entry), entry.verify_inputs, code_digest(*VERIFY_CODE),
+                      runtime_versions(VERIFY_RUNTIMES))
 
     def output_dir(self, entry: ModelEntry, precision: str) -> Path:
         return self.manifest.output_dir / entry.name / precision
@@ -99,21 +106,26 @@ class ZooTasks:
         return files
 
     # -- tasks ----------------------------------------------------------------------------
+    @property
+    def built(self) -> list[ModelEntry]:
+        """The models to build: all but those the manifest skips (with its reason)."""
+        return [entry for entry in self.manifest.models if not entry.skip]
+
     def download(self):
-        for entry in self.manifest.models:
+        for entry in self.built:
             yield {"name": entry.name, "actions": [(actions.download, [self.cache, entry])],
                    "targets": [self.download_path(entry)],
                    "uptodate": [config_changed(digest(str(entry.checksum), entry.url))],
                    "doc": f"fetch {entry.url}", "verbosity": 2}
 
     def unpack(self):
-        for entry in self.manifest.models:
+        for entry in self.built:
             yield {"name": entry.name, "actions": [(actions.unpack, [self.cache, entry])],
                    "file_dep": [self.download_path(entry)],
                    "targets": [self.cache.unpacked_dir(entry.checksum)]}
 
     def prepare(self):
-        for entry in self.manifest.models:
+        for entry in self.built:
             folder = self.prepared_dir(entry)
             yield {"name": entry.name, "actions": [(actions.prepare, [self.cache, entry, self.prepare_key(entry)])],
                    "task_dep": [f"unpack:{entry.name}"],
@@ -122,6 +134,10 @@ class ZooTasks:
 
     def convert(self):
         for entry in self.manifest.models:
+            if entry.skip:
+                yield {"name": entry.name, "actions": [(actions.report_skipped, [entry])],
+                       "verbosity": 2, "uptodate": [False], "doc": f"skipped: {entry.skip}"}
+                continue
             for precision in entry.precisions:
                 key = self.ir_key(entry, precision)
                 yield {"name": f"{entry.name}-{precision}",
@@ -138,16 +154,18 @@ class ZooTasks:
                    "doc": f"convert and verify {entry.name} in {', '.join(entry.precisions)}"}
 
     def verify(self):
-        for entry in self.manifest.models:
+        for entry in self.built:
             if not entry.verify:
                 continue
+            inputs = [str(p) for p in entry.verify_input_files()] if entry.verify_inputs else []
             for precision in entry.precisions:
                 key = self.verify_key(entry, precision)
                 report = f"{self.output_dir(entry, precision)}/verify.json"
+                keys = actions.VerifyKeys(key, self.ir_key(entry, precision), self.prepare_key(entry))
                 yield {"name": f"{entry.name}-{precision}",
-                       "actions": [(actions.verify, [self.cache, entry, precision, key,
-                                                     self.prepare_key(entry), Path(self.ir_files(entry, precision)[0])])],
-                       "file_dep": self.ir_files(entry, precision),
+                       "actions": [(actions.verify, [self.cache, entry, precision, keys,
+                                                     Path(self.ir_files(entry, precision)[0])])],
+                       "file_dep": self.ir_files(entry, precision) + inputs,
                        "task_dep": [f"unpack:{entry.name}"],
                        "targets": [report],
                        "uptodate": [config_changed(key)],
