@@ -148,6 +148,14 @@ def test_top_level_value_is_not_a_model(tmp_path: Path) -> None:
     ("model = \"/abs/model.onnx\"", "model", "relative path"),
     ("model = \"net/../../model.onnx\"", "model", "without '..'"),
     ("model = 7", "model", "as text"),
+    ("skip = \"\"", "skip", "the reason"),
+    ("skip = true", "skip", "the reason"),
+    ("verify_inputs = 3", "verify_inputs", "file path or a table"),
+    ("verify_inputs = \"inputs.txt\"", "verify_inputs", ".npy or .npz"),
+    ("verify_inputs = \"missing.npz\"", "verify_inputs", "does not exist"),
+    ("verify_inputs = {ids = {low = 9, high = 1}}", "verify_inputs", "low <= high"),
+    ("compress_to_fp16 = \"yes\"", "compress_to_fp16", "true or false"),
+    ("compress_to_fp16 = true\nprecisions = [\"FP32\"]", "compress_to_fp16", "keep only one"),
 ])
 def test_wrong_values(tmp_path: Path, extra: str, key: str, hint: str) -> None:
     assert_names(error_for(tmp_path, model(extra=extra)), "model 'net'", f"key '{key}'", hint)
@@ -223,3 +231,15 @@ def test_unpacking_limits_from_the_manifest_and_the_environment(tmp_path: Path, 
     assert [(e.max_unpacked_bytes, e.max_unpacked_files) for e in entries] == [(5000, 3), (5000, 9)]
     monkeypatch.setenv("MODELZOO_MAX_UNPACKED_BYTES", "lots")
     assert_names(error_for(tmp_path, model()), "MODELZOO_MAX_UNPACKED_BYTES", "positive whole number")
+
+
+def test_verification_keys(tmp_path: Path) -> None:
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / "x.npy").write_bytes(b"")
+    text = (model("a", 'verify_inputs = "samples/x.npy"\ncompress_to_fp16 = true')
+            + model("b", 'verify_inputs = {ids = {low = 0, high = 99}}\nskip = " needs Loop "'))
+    a, b = load_manifest(write(tmp_path, text)).models
+    assert a.verify_input_files() == [tmp_path / "samples" / "x.npy"]
+    assert a.precisions == ("FP16",) and "compress_to_fp16" not in a.flags
+    assert b.verify_input_files() == [] and b.skip == "needs Loop" and a.skip is None
+    assert dict(a.tolerance) == {"FP32": 1e-4}, "no fixed FP16 tolerance: it is measured per model"

@@ -73,3 +73,36 @@ def test_an_onnx_model_is_used_in_place_and_paths_stay_relative(tmp_path):
     tree.rename(moved)
     info = read_prepared(prepared, moved)
     assert info["input_model"] == str(moved / "m/model.onnx") and info["framework"] == "onnx"
+
+
+def test_saved_model_tags_choose_the_meta_graph_to_freeze(tmp_path):
+    """A SavedModel with two meta graphs: "serve" computes y, "custom" computes 2y. prepare
+    freezes the one --saved_model_tags names."""
+    import tensorflow as tf
+
+    from reference_models import mlp_graph, mlp_weights
+
+    v1 = tf.compat.v1
+    folder = tmp_path / "tree" / "sm"
+    with tf.Graph().as_default() as graph:
+        y = mlp_graph(tf, mlp_weights(), variables=True)
+        x = graph.get_tensor_by_name("x:0")
+        doubled = tf.multiply(y, 2.0, name="doubled")
+        signature = v1.saved_model.signature_def_utils.predict_signature_def
+        with v1.Session() as session:
+            session.run(v1.global_variables_initializer())
+            builder = v1.saved_model.Builder(str(folder))
+            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map={
+                "serving_default": signature({"x": x}, {"y": y})})
+            builder.add_meta_graph(["custom"], signature_def_map={
+                "serving_default": signature({"x": x}, {"y": doubled})})
+            builder.save()
+    location = locate_model(tmp_path / "tree", "x")
+    frozen = {}
+    for tags in ((), ("custom",)):
+        staging = tmp_path / ("-".join(tags) or "default")
+        staging.mkdir()
+        info = prepare_model(tmp_path / "tree", location, (), staging, tags=tags)
+        frozen[tags] = (staging / "frozen.pb").read_bytes()
+        assert list(info["outputs"]) == ["y"]
+    assert b"doubled" in frozen[("custom",)] and b"doubled" not in frozen[()]

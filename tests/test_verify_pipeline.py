@@ -114,3 +114,27 @@ def test_freezing_bug_shows_against_the_original_saved_model(local_zoo, tmp_path
     report = verify_ir(wrong, SourceModel(saved_model, "tf", "saved_model"))
     assert not report["passed"]
     assert verify_ir(wrong, tmp_path / "wrong.pb")["passed"], "the frozen copy cannot show the bug"
+
+
+def test_verify_inputs_file_is_fed_and_keys_the_check(local_zoo, tmp_path):
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    samples = {"data": rng.uniform(0, 1, (1, 3, 32, 32)).astype(np.float32),
+               "input": rng.uniform(0, 1, (1, 32, 32, 3)).astype(np.float32)}
+    np.savez(folder / "samples.npz", **samples)
+    manifest = small_zoo_manifest(local_zoo, folder, 'verify_inputs = "samples.npz"')
+    first = run_doit("convert", manifest=manifest)
+    assert first.code == 0, first.out + first.err
+    report = json.loads((folder / "ir" / "tiny-cnn-onnx" / "FP32" / "verify.json").read_text())
+    [fed] = report["inputs"]
+    assert fed["kind"] == "file" and fed["file"].endswith("samples.npz")
+    assert fed["high"] == pytest.approx(float(samples["data"].max()))
+    samples["data"] = samples["data"] * 2
+    np.savez(folder / "samples.npz", **samples)
+    second = run_doit("convert", manifest=manifest)
+    assert second.code == 0
+    assert second.executed("verify:") == {"verify:tiny-cnn-onnx-FP32", "verify:small-cnn-savedmodel-FP32"}
+    assert second.executed("convert:") <= {"convert:tiny-cnn-onnx", "convert:small-cnn-savedmodel"}
+    report = json.loads((folder / "ir" / "tiny-cnn-onnx" / "FP32" / "verify.json").read_text())
+    assert report["inputs"][0]["high"] == pytest.approx(float(samples["data"].max()))

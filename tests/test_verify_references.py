@@ -234,9 +234,12 @@ def test_saved_model_with_custom_tags(tf, tmp_path):
     assert [(o.name, o.aliases >= {"y:0", "y"}) for o in reference.outputs] == [("scores", True)]
     np.testing.assert_allclose(reference.run({"x:0": X})["scores"], EXPECTED["y"], rtol=0,
                                atol=2e-6)
-    with pytest.raises(VerifierUnavailable, match=r"no meta graph is tagged serve \(tag sets "
+    with pytest.raises(VerifierUnavailable, match=r"no meta graph is tagged gpu \(tag sets "
                                                   r"saved: gpu, serve\)"):
-        open_reference(SourceModel.from_file(folder, signature="predict"))
+        open_reference(SourceModel.from_file(folder, tags=("gpu",), signature="predict"))
+    # without tags, the only meta graph there is (as the converter takes it)
+    only = open_reference(SourceModel.from_file(folder, signature="predict"))
+    np.testing.assert_allclose(only.run({"x:0": X})["scores"], EXPECTED["y"], rtol=0, atol=2e-6)
     with pytest.raises(VerifierUnavailable, match="no signature 'serving_default'.*predict"):
         open_reference(SourceModel.from_file(folder, tags=("gpu", "serve")))
 

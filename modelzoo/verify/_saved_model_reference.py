@@ -21,8 +21,8 @@ class SavedModelReference:
     def __init__(self, source: SourceModel, fp16_weights: bool = False):
         tf = import_runtime("tensorflow", source)
         self.source, self.fp16_weights, self.version = source, fp16_weights, tf.__version__
-        self._tags = list(source.tags) or ["serve"]
-        meta_graph = _meta_graph(source.path, self._tags, source.signature)
+        meta_graph = _meta_graph(source.path, list(source.tags), source.signature)
+        self._tags = list(source.tags) or list(meta_graph.meta_info_def.tags)
         self._signature_def = meta_graph.signature_def[source.signature]
         self._tf1 = not meta_graph.object_graph_def.nodes
         self._function = self._v1 = None
@@ -131,7 +131,8 @@ class SavedModelReference:
 
 def _meta_graph(folder: Path, tags: list[str], signature: str):
     """The MetaGraphDef saved under exactly `tags`, with the signature asked for; otherwise a
-    VerifierUnavailable listing the tag sets or the signatures there are."""
+    VerifierUnavailable listing the tag sets or the signatures there are. Without `tags`: the
+    only meta graph when there is one, else the one tagged "serve" (as the converter picks)."""
     from google.protobuf import text_format
     from tensorflow.core.protobuf import saved_model_pb2
 
@@ -145,6 +146,9 @@ def _meta_graph(folder: Path, tags: list[str], signature: str):
         raise VerifierUnavailable(f"{folder}: not a readable SavedModel folder "
                                   f"({first_line(exc)}); pass the folder that holds "
                                   f"saved_model.pb") from None
+    if not tags and len(saved_model.meta_graphs) == 1:
+        tags = list(saved_model.meta_graphs[0].meta_info_def.tags)
+    tags = tags or ["serve"]
     found = [meta for meta in saved_model.meta_graphs if set(meta.meta_info_def.tags) == set(tags)]
     if not found:
         known = "; ".join(", ".join(sorted(meta.meta_info_def.tags)) or "(no tags)"

@@ -51,8 +51,9 @@ def freeze_saved_model(folder: str | Path, tags: list[str] | tuple[str, ...] | N
                              f"folder tf.saved_model.save wrote")
     tf = import_tensorflow()
 
+    tags = list(tags) if tags else _default_tags(folder)
     try:
-        loaded = tf.saved_model.load(str(folder), tags=list(tags) if tags else None)
+        loaded = tf.saved_model.load(str(folder), tags=tags)
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelLoadError(f"{folder}: TensorFlow cannot load this SavedModel ({exc})") from None
     function = getattr(loaded, "signatures", {}).get(signature)
@@ -62,6 +63,22 @@ def freeze_saved_model(folder: str | Path, tags: list[str] | tuple[str, ...] | N
         except (ValueError, TypeError, RuntimeError):
             pass  # a TF1 model wrapped by the TF2 loader: freeze it in a session instead
     return _freeze_v1_saved_model(folder, tags, signature)
+
+
+def _default_tags(folder: Path) -> list[str] | None:
+    """Without --saved_model_tags: the only meta graph when there is one (None lets the loader
+    take it), else the one tagged "serve", as the Model Optimizer does."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = folder / "saved_model.pb"
+    if not path.exists():
+        return None
+    saved = saved_model_pb2.SavedModel()
+    try:
+        saved.ParseFromString(path.read_bytes())
+    except Exception:  # noqa: BLE001 - the loader reports a broken file properly
+        return None
+    return None if len(saved.meta_graphs) <= 1 else ["serve"]
 
 
 def _freeze_function(function) -> FrozenGraph:
