@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import conversion, download, inference, zoo
+from . import conversion, download, inference, ssd, zoo
 from .models import BenchModel, conversion_models
 from .report import Row
 
@@ -34,9 +34,11 @@ TINY = Scale(convert_repeats=1, noop_models=3, noop_repeats=1, download_mb=4, do
 
 
 def run_suite(scale: Scale, models: list[BenchModel] | None = None, seed: int = 0,
-              only: set[str] | None = None, log: Callable[[str], None] = print) -> list[Row]:
-    """Run the selected benchmarks (all by default); `models` defaults to the seeded zoo."""
-    wanted = only or {"convert", "inference", "noop", "download", "cold"}
+              only: set[str] | None = None, log: Callable[[str], None] = print,
+              ssd_source: Path | None = None) -> list[Row]:
+    """Run the selected benchmarks (all by default); `models` defaults to the seeded zoo,
+    `ssd_source` to the project's test export (see `bench.ssd`)."""
+    wanted = only or {"convert", "inference", "ssd", "noop", "download", "cold"}
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
@@ -50,6 +52,9 @@ def run_suite(scale: Scale, models: list[BenchModel] | None = None, seed: int = 
             log("inference (our IR vs ovc's IR) ...")
             rows += inference.run(irs, rounds=scale.inference_rounds, runs=scale.inference_runs,
                                   seconds=scale.inference_seconds)
+        if "ssd" in wanted:
+            log("Object Detection API SSD (ours vs ovc) ...")
+            rows += ssd.run(work / "ssd", scale.convert_repeats, scale.inference_runs, ssd_source)
         if "noop" in wanted:
             log(f"no-op and incremental doit on {scale.noop_models} models ...")
             rows += zoo.noop_and_incremental(work / "zoo", scale.noop_models, scale.noop_repeats)

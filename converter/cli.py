@@ -19,7 +19,8 @@ INERT_SWITCHES = ["progress", "stream_output", "static_shape", "keep_shape_ops",
                   "disable_resnet_optimization", "generate_deprecated_IR_V7", "steps"]
 VALUED = ["framework", "input", "output", "input_shape", "batch", "mean_values", "scale_values",
           "scale", "data_type", "input_checkpoint", "input_meta_graph", "saved_model_dir",
-          "saved_model_tags", "tensorflow_object_detection_api_pipeline_config"]
+          "saved_model_tags", "tensorflow_object_detection_api_pipeline_config",
+          "transformations_config", "tensorflow_use_custom_operations_config"]
 SHORT = {"input_model": ["-m", "-w"], "output_dir": ["-o"], "model_name": ["-n"], "batch": ["-b"],
          "scale": ["-s"], "mean_values": ["-ms"]}
 

@@ -48,6 +48,8 @@ class ConversionOptions:
     saved_model_dir: str | None = None
     saved_model_tags: tuple[str, ...] = ()
     tensorflow_object_detection_api_pipeline_config: str | None = None
+    # mo's replacement-config file (also spelled tensorflow_use_custom_operations_config)
+    transformations_config: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
     # the flags of INERT_FLAGS that were set: accepted, changing nothing, reported when converting
     inert_flags: tuple[str, ...] = field(default=(), compare=False)
@@ -77,6 +79,7 @@ class ConversionOptions:
                 raise UserInputError(f"unknown conversion flag {key!r}; known flags: "
                                      f"{', '.join(sorted(known))}")
         _apply_compress_to_fp16(values)
+        _apply_custom_operations_config(values)
         _refuse_misleading(inert)
         options = cls(**values, inert_flags=tuple(flag for flag, value in inert.items() if value))
         options._check_consistency()
@@ -155,7 +158,7 @@ def _parse(flag: str, raw: Any, parser) -> Any:
 
 
 # Flags that set another flag: ovc's compress_to_fp16 is data_type by another name.
-IMPLYING_FLAGS = ("compress_to_fp16",)
+IMPLYING_FLAGS = ("compress_to_fp16", "tensorflow_use_custom_operations_config")
 
 
 def _apply_compress_to_fp16(values: dict[str, Any]) -> None:
@@ -171,6 +174,19 @@ def _apply_compress_to_fp16(values: dict[str, Any]) -> None:
         raise UserInputError(f"flags compress_to_fp16 and data_type disagree: compress_to_fp16="
                              f"{compress} means data_type {implied}, but data_type is {given}; "
                              f"give only one of them")
+
+
+def _apply_custom_operations_config(values: dict[str, Any]) -> None:
+    """mo's older name of transformations_config: folded into it, so that `canonical()` is the
+    same for both spellings; both given and different is a conflict."""
+    if "tensorflow_use_custom_operations_config" not in values:
+        return
+    old = values.pop("tensorflow_use_custom_operations_config")
+    given = values.setdefault("transformations_config", old)
+    if given != old:
+        raise UserInputError(f"flags tensorflow_use_custom_operations_config ({old}) and "
+                             f"transformations_config ({given}) disagree; they are one flag "
+                             f"under two names, give only one of them")
 
 
 # Flags mo accepts that do not change the IR here. Each is accepted and, when set, the
@@ -358,6 +374,17 @@ def parse_tags(raw: Any) -> tuple[str, ...]:
     return tuple(str(t).strip() for t in items if str(t).strip())
 
 
+def parse_transformations_config(raw: Any) -> str:
+    """A replacement-config file; mo's shipped SSD files, however their path is spelled,
+    normalize to their bare name (what the file says is built in)."""
+    from .frontends.tf.odapi.replacement_config import canonical_name
+
+    text = _text(raw).strip()
+    if not text:
+        raise ValueError("expected a file name or path, got an empty text")
+    return canonical_name(text)
+
+
 def _split_top_level(text: str) -> list[str]:
     """Split on commas that are not inside brackets: `a[1,2],b` -> [`a[1,2]`, `b`]."""
     parts, depth, current = [], 0, ""
@@ -389,6 +416,8 @@ _PARSERS = {
     "input_model_is_text": _switch,
     "framework": parse_framework,
     "saved_model_tags": parse_tags,
+    "transformations_config": parse_transformations_config,
+    "tensorflow_use_custom_operations_config": parse_transformations_config,
 }
 
 _INERT_PARSERS = {"log_level": _text}

@@ -46,9 +46,16 @@ def convert_model(options: ConversionOptions) -> Path:
     return xml_path
 
 
+# Flags naming a file: the IR records the file's name, not where it lay, so that the same model
+# converted from another folder (another checkout, another cache) gives the same bytes.
+PATH_FLAGS = frozenset({"tensorflow_object_detection_api_pipeline_config", "transformations_config",
+                        "input_checkpoint", "input_meta_graph", "saved_model_dir"})
+
+
 def conversion_rt_info(options: ConversionOptions) -> dict:
     """What the IR records of how it was made, as the Model Optimizer did in `<rt_info>`."""
-    parameters = {key: _flag_text(value) for key, value in options.canonical().items()}
+    parameters = {key: Path(value).name if key in PATH_FLAGS and isinstance(value, str)
+                  else _flag_text(value) for key, value in options.canonical().items()}
     info = {"converter_version": __version__}
     if parameters:
         info["conversion_parameters"] = parameters

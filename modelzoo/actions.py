@@ -112,14 +112,15 @@ def _checked_tree(cache: Cache, entry: ModelEntry, location: dict) -> Path:
 
 def prepared_entry(cache: Cache, entry: ModelEntry, key: str) -> tuple[Path, Path]:
     """The intact prepared entry and the unpacked tree it points into, rebuilt if damaged."""
-    from .prepare import locate_model, prepare_model
+    from .prepare import locate_model, model_outputs, prepare_model
 
     def build(staging: Path) -> None:
         tree = _unpacked_tree(cache, entry)
         location = locate_model(tree, entry.label, entry.model, entry.framework)
         tree = _checked_tree(cache, entry, asdict(location))
         options = entry.options()
-        prepare_model(tree, location, options.output, staging, options.saved_model_tags)
+        prepare_model(tree, location, model_outputs(options.output, location), staging,
+                      options.saved_model_tags)
 
     folder = cache.store_tree("prepared", key, build)
     location = json.loads((folder / "prepared.json").read_text())["location"]
@@ -259,7 +260,8 @@ def _verify_report(cache: Cache, entry: ModelEntry, precision: str, prepare_key:
 def source_model(entry: ModelEntry, location: dict, tree: Path):
     """The original model for the reference: the file, SavedModel or checkpoint as it lies in
     the unpacked archive (never the frozen copy `prepare` made for the converter)."""
-    from .verify import SourceModel, cut_names, output_names
+    from .prepare import model_outputs
+    from .verify import SourceModel, cut_names
 
     options = entry.options()
     checkpoint = location.get("checkpoint")
@@ -267,7 +269,7 @@ def source_model(entry: ModelEntry, location: dict, tree: Path):
                        kind=location["kind"], checkpoint=tree / checkpoint if checkpoint else None,
                        tags=tuple(options.saved_model_tags),
                        inputs=cut_names(entry.flags.get("input")),
-                       outputs=output_names(entry.flags.get("output")))
+                       outputs=model_outputs(options.output, location))
 
 
 def report_skipped(entry: ModelEntry) -> None:

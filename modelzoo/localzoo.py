@@ -68,6 +68,17 @@ MODELS = [
 ]
 
 
+# Archives taken as they are from the project's test data: real exports no seed could rebuild
+# here (the Object Detection API is not a dependency). The manifest gives only what a user
+# would: url, checksum and the one flag the seed's exercise needs.
+TEST_DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+PREBUILT = [
+    ("ssd-mobilenet-v2-tiny-voc", "ssd_mobilenet_v2_tiny_voc.tar.gz",
+     "TF Object Detection API SSD MobileNet V2 (20 classes, 256x256), frozen graph and "
+     "pipeline.config as the detection zoo ships them", {"reverse_input_channels": True}),
+]
+
+
 def build_local_zoo(out_dir: str | os.PathLike, seed: int = 0) -> Path:
     """Build every model, archive it under `out_dir/archives`, write and return the manifest."""
     out_dir = Path(out_dir)
@@ -78,6 +89,7 @@ def build_local_zoo(out_dir: str | os.PathLike, seed: int = 0) -> Path:
         build_squeezenet(staging / "squeezenet_light", seed)
         _build_tf_models(staging, seed)
         entries = [_archive_model(staging, out_dir, model) for model in MODELS]
+    entries += [_prebuilt_entry(out_dir, *model) for model in PREBUILT]
     manifest = out_dir / MANIFEST
     _write_atomically(manifest, render_manifest(entries).encode())
     return manifest
@@ -198,6 +210,19 @@ def _archive_model(staging: Path, out_dir: Path, model: ZooModel) -> dict[str, A
     return {"name": model.name, "description": model.description,
             "url": f"archives/{model.archive}", "sha256": hashlib.sha256(data).hexdigest(),
             "size": len(data), **where, "precisions": PRECISIONS, **model.flags}
+
+
+def _prebuilt_entry(out_dir: Path, name: str, archive: str, description: str,
+                    flags: dict[str, Any]) -> dict[str, Any]:
+    source = TEST_DATA / archive
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: the local zoo takes this archive from the project's "
+                                f"test data; run from a checkout of the project")
+    data = source.read_bytes()
+    _write_atomically(out_dir / "archives" / archive, data)
+    return {"name": name, "description": description, "url": f"archives/{archive}",
+            "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "precisions": PRECISIONS,
+            **flags}
 
 
 def _members(staging: Path, folder: str) -> list[tuple[str, Path]]:

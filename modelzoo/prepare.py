@@ -15,6 +15,10 @@ from pathlib import Path
 from .errors import PipelineError
 
 SKIP_PARTS = {"variables", "__MACOSX"}
+# What an Object Detection API export computes (its exporter's names): the outputs of a
+# detector with a pipeline.config when the manifest names none, so that freezing its
+# checkpoint keeps them and not the loose ends of the training graph.
+DETECTION_OUTPUTS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
 
 
 class PrepareError(PipelineError):
@@ -33,6 +37,14 @@ class ModelLocation:
     @property
     def framework(self) -> str:
         return "onnx" if self.kind == "onnx" else "tf"
+
+
+def model_outputs(outputs: tuple[str, ...], location: "ModelLocation | dict") -> tuple[str, ...]:
+    """The outputs to freeze and to compare: a detector's four detection outputs (its --output
+    only selects the postprocessing replacement, whose one output stands for all four), else
+    mo's --output, else none (the graph's own)."""
+    config = location.get("pipeline_config") if isinstance(location, dict) else location.pipeline_config
+    return DETECTION_OUTPUTS if config else tuple(outputs)
 
 
 def _kind_of(path: Path) -> str | None:

@@ -4,6 +4,7 @@ The real archives of `models.toml` cannot be fetched without internet, so each b
 gets a small stand-in with the real file's layout: the same file names inside the archive and
 the same node names where the entry's flags point (`input`, `output`, the `model` path), with
 small seeded weights. Serving a stand-in at the entry's place exercises its flags unchanged.
+The Object Detection API entries get the project's own tiny SSD export under their folder name.
 
     files = build_standins(folder)     # {"mobilenet-v2-1_0-224": Path(...tgz), ...}
 
@@ -37,6 +38,14 @@ CLASSES = 10
 # ResNet takes pixels in [0, 255] less the mean, unscaled: its first kernel is small to match.
 PIXEL_GAIN = 1 / 128
 IMAGE = (1, 224, 224, 3)
+# The Object Detection API entries: the project's real (tiny) SSD export, its folder renamed to
+# the zoo archive's, so the entry finds its frozen graph and pipeline.config where it would.
+SSD_EXPORT = Path(__file__).resolve().parent / "data" / "ssd_mobilenet_v2_tiny_voc.tar.gz"
+SSD_ARCHIVES = {
+    "ssd_mobilenet_v2_coco": "ssd_mobilenet_v2_coco_2018_03_29",
+    "ssd_mobilenet_v1_coco": "ssd_mobilenet_v1_coco_2018_01_28",
+    "ssdlite_mobilenet_v2": "ssdlite_mobilenet_v2_coco_2018_05_09",
+}
 
 
 def build_standins(folder: Path, seed: int = 0) -> dict[str, Path]:
@@ -46,7 +55,23 @@ def build_standins(folder: Path, seed: int = 0) -> dict[str, Path]:
     _run_tensorflow_child(graphs, seed)
     archive = folder / MOBILENET_ARCHIVE
     archive.write_bytes(flat_tgz({name: (graphs / name).read_bytes() for name in MOBILENET_FILES}))
-    return {MOBILENET: archive, RESNET: graphs / RESNET_FILE}
+    files = {MOBILENET: archive, RESNET: graphs / RESNET_FILE}
+    for name, stem in SSD_ARCHIVES.items():
+        files[name] = folder / name / f"{stem}.tar.gz"
+        files[name].parent.mkdir(exist_ok=True)
+        files[name].write_bytes(renamed_export(stem))
+    return files
+
+
+def renamed_export(stem: str) -> bytes:
+    """The SSD test export with its top folder called `stem`."""
+    out = io.BytesIO()
+    with tarfile.open(SSD_EXPORT) as source, tarfile.open(fileobj=out, mode="w:gz") as target:
+        for member in source.getmembers():
+            data = source.extractfile(member) if member.isfile() else None
+            member.name = "/".join([stem, *member.name.split("/")[1:]])
+            target.addfile(member, data)
+    return out.getvalue()
 
 
 def _run_tensorflow_child(out_dir: Path, seed: int) -> None:

@@ -23,7 +23,7 @@ def rows(tmp_path_factory):
 
 def test_every_benchmark_has_its_rows(rows):
     figures = {(row.bench, row.figure) for row in rows}
-    for bench in ("convert", "inference", "no-op", "incremental", "download", "cold build"):
+    for bench in ("convert", "inference", "ssd", "no-op", "incremental", "download", "cold build"):
         assert any(b == bench for b, _ in figures), bench
     assert ("convert", "tiny-onnx wall time") in figures
     assert ("convert", "tiny-onnx peak RSS") in figures

@@ -69,6 +69,12 @@ def test_cold_build_converts_and_verifies_every_model_in_every_precision(built):
             assert validate_ir(xml) == []
             report = json.loads((folder / "verify.json").read_text())
             assert report["passed"], report
+            if report["outputs"][0].get("kind") == "detections":  # a detector: see test_odapi_pipeline
+                stats = report["outputs"][0]["detections"]
+                assert stats["matched"] + stats["forgiven"] == stats["source_total"] > 0
+                print(f"{entry.name} {precision}: {stats['matched']}/{stats['source_total']} "
+                      f"detections matched, worst IoU {stats['worst_iou']:.3f}")
+                continue
             limit = 1e-4 if precision == "FP32" else 1e-2
             assert report["max_rel_error"] <= limit
             print(f"{entry.name} {precision}: max abs {report['max_abs_error']:.3g}, "

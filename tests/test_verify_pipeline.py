@@ -53,7 +53,7 @@ def test_tampered_ir_is_put_back_before_it_is_checked(local_zoo, tmp_path):
     rerun = run_doit("convert", manifest=manifest)
     assert rerun.code == 0, rerun.out + rerun.err
     assert "verify:tiny-cnn-onnx-FP32" in rerun.executed("verify:")
-    assert "differs from the IR that was converted" in rerun.err
+    assert "differs from the IR that was converted" in rerun.err, rerun.out + rerun.err
     assert binary.read_bytes() == good
     # and without the converted IR in the cache, it is converted again: still the right bytes
     binary.write_bytes(bytes(tampered))

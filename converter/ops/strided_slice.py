@@ -68,4 +68,5 @@ class StridedSlice(OpSpec):
     def evaluate(node, values):
         data, begin, end, strides = values
         items = index_items(node.attrs, np.ravel(begin), np.ravel(end), np.ravel(strides))
-        return [np.ascontiguousarray(data[tuple(items)])]
+        # np.array, not np.ascontiguousarray: that would turn a shrunk scalar into 1-D
+        return [np.array(data[tuple(items)], order="C")]

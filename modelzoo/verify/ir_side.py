@@ -41,16 +41,31 @@ def port_shape(port) -> list[int | None] | None:
     return [d.get_length() if d.is_static else None for d in shape]
 
 
-def run(model, feeds: dict[int, Any]) -> list[Any]:
-    """Compile `model` on CPU (f32) and run it on feeds by input index; outputs by index."""
+LATENCY_RUNS = 5
+
+
+def run(model, feeds: dict[int, Any]) -> tuple[list[Any], float]:
+    """Compile `model` on CPU (f32) and run it on feeds by input index: the outputs by index,
+    and the median latency in ms of a few more synchronous runs (the first one warms up)."""
+    import statistics
+    import time
+
     import numpy as np
 
     from ..runtime import F32_CONFIG
 
     ov = openvino_module()
     compiled = ov.Core().compile_model(model, "CPU", F32_CONFIG)
-    results = compiled({compiled.inputs[i]: value for i, value in feeds.items()})
-    return [np.asarray(results[port]) for port in compiled.outputs]
+    request = compiled.create_infer_request()
+    inputs = {compiled.inputs[i]: value for i, value in feeds.items()}
+    results = request.infer(inputs)
+    outputs = [np.array(results[port]) for port in compiled.outputs]
+    times = []
+    for _ in range(LATENCY_RUNS):
+        started = time.perf_counter()
+        request.infer(inputs)
+        times.append((time.perf_counter() - started) * 1000)
+    return outputs, round(statistics.median(times), 3)
 
 
 def shape_mismatches(model, xml_path: Path) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import budget, compare, inputs, ir_side, preprocess
+from . import budget, compare, detections, inputs, ir_side, preprocess
 from .errors import VerifierUnavailable
 from .source import SourceModel, TensorInfo
 
@@ -38,7 +38,7 @@ class Verification:
             "tolerance_from": None, "passed": False, "inputs": [], "outputs": [],
             "max_abs_error": None, "max_rel_error": None, "nothing_compared": None,
             "structural_problems": [], "shape_mismatches": [], "input_problems": [],
-            "error": None, "reference": None, "openvino": None}
+            "error": None, "reference": None, "openvino": None, "latency_ms": None}
 
     # -- the steps ------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -68,11 +68,34 @@ class Verification:
         if produced is None:
             return
         expected = self._run_reference(reference, reference_feeds)
+        if self._compare_detections(model, reference, produced, expected):
+            return
         tolerance, how = budget.tolerance_for(self.report["precision"], self.given_tolerance,
                                               reference, reference_feeds, expected)
         self.report["tolerance"], self.report["tolerance_from"] = tolerance, how
         self.report["outputs"] = self._outputs(model, reference, produced, expected, tolerance)
         self.report.update(compare.summarize(self.report["outputs"]))
+
+    def _compare_detections(self, model, reference, produced: list, expected: dict) -> bool:
+        """For an IR ending in DetectionOutput against a source with detection outputs: compare
+        detections (see `detections`) instead of tensors; False when that is not the case."""
+        sources = detections.source_detection_outputs(reference.outputs)
+        found = next(((port, value) for port, value in zip(model.outputs, produced)
+                      if detections.is_detection_output(ir_side.port_names(port), value.shape)), None)
+        if sources is None or found is None:
+            return False
+        port, rows = found
+        names = sorted(ir_side.port_names(port))
+        entry = detections.compare_detections(
+            ",".join(names), names, rows, {k: expected[v] for k, v in sources.items()},
+            self.report["precision"])
+        self.report["tolerance"] = entry["detections"]["score_tolerance"]
+        self.report["tolerance_from"] = {
+            "source": "detections", "how": "per detection: same class, IoU >= "
+            f"{detections.MIN_IOU}, score within the tolerance"}
+        self.report["outputs"] = [entry]
+        self.report["not_compared"] = sorted(o.name for o in reference.outputs if detections.replaced(o))
+        return True
 
     def _conclude(self) -> None:
         report = self.report
@@ -93,7 +116,8 @@ class Verification:
 
     def _run_ir(self, model, feeds: dict[int, Any]) -> list[Any] | None:
         try:
-            return ir_side.run(model, feeds)
+            produced, self.report["latency_ms"] = ir_side.run(model, feeds)
+            return produced
         except MemoryError:
             raise VerifierUnavailable("out of memory while OpenVINO ran the IR; run again with "
                                       "more memory or fewer parallel jobs") from None

@@ -29,9 +29,24 @@ def load(options: ConversionOptions) -> Graph:
         raise UserInputError("no TensorFlow model given: pass --input_model, --saved_model_dir "
                              "or --input_meta_graph")
     graph_def = read_graph_def(options.input_model, options.input_model_is_text)
+    if _ssd_requested(options):
+        return _convert_ssd(graph_def, options)
     # A graph frozen from a SavedModel ahead of time (the pipeline's prepare stage) keeps its
     # signature's output names through `extra["output_aliases"]` (tensor -> signature name).
     return translate(graph_def, options, output_aliases=dict(options.extra.get("output_aliases", {})))
+
+
+def _ssd_requested(options: ConversionOptions) -> bool:
+    """Whether the Object Detection API SSD replacement is asked for (by its pipeline.config
+    or by mo's replacement-config flag)."""
+    return bool(options.tensorflow_object_detection_api_pipeline_config
+                or options.transformations_config)
+
+
+def _convert_ssd(graph_def, options: ConversionOptions) -> Graph:
+    from .odapi.ssd import convert_ssd
+
+    return convert_ssd(graph_def, options)
 
 
 def _saved_model_folder(options: ConversionOptions) -> Path | None:
@@ -47,6 +62,8 @@ def _load_saved_model(folder: Path, options: ConversionOptions) -> Graph:
 
     frozen = freeze_saved_model(folder, tags=options.saved_model_tags or None)
     graph_def = parse_graph_def(frozen.graph_def, False, f"{folder} (frozen)")
+    if _ssd_requested(options):
+        return _convert_ssd(graph_def, options)
     aliases = {tensor: name for name, tensor in frozen.outputs.items()}
     outputs = options.output or tuple(frozen.outputs.values())
     return translate(graph_def, options.replace(output=_node_outputs(outputs, frozen.outputs)),
