@@ -133,7 +133,7 @@ def test_priors_are_tensorflow_anchors(irs, tensorflow_run):
 
 def test_detection_attributes(irs):
     attrs = re.search(r'type="DetectionOutput".*?<data ([^>]*)/>', irs["FP32"].read_text(), re.S).group(1)
-    for expected in ('keep_top_k="100"', 'top_k="1284"', 'nms_threshold="0.6"',
+    for expected in ('keep_top_k="100"', ' top_k="100"', 'nms_threshold="0.6"',
                      'confidence_threshold="1e-08"', 'clip_after_nms="true"',
                      'clip_before_nms="false"', 'share_location="true"', 'normalized="true"',
                      'background_label_id="0"', 'code_type="caffe.PriorBoxParameter.CENTER_SIZE"'):
@@ -348,3 +348,10 @@ def test_legacy_export_converts(legacy, tmp_path):
     image = structured_image()[:, ::8, ::8]
     rows = run_openvino(xml, {"image_tensor": image})["detection_out"]
     assert rows.shape == (1, 1, 100, 7) and set(rows[0, 0, :, 1][rows[0, 0, :, 0] >= 0]) <= {1, 2}
+
+
+def test_an_export_without_its_pipeline_config_says_what_to_give(export):
+    frozen = export / "frozen_inference_graph.pb"
+    with pytest.raises(UserInputError, match="tensorflow_object_detection_api_pipeline_config") as info:
+        convert(frozen, export.parent / "no-config", "ssd")
+    assert "TensorArray" in str(info.value), "the unsupported ops are still listed"

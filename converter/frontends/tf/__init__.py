@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...errors import UserInputError
+from ...errors import UnsupportedOpsError, UserInputError
 from ...graph import Graph
 from ...options import ConversionOptions
 from .graph_def import parse_graph_def, read_graph_def
@@ -33,7 +33,19 @@ def load(options: ConversionOptions) -> Graph:
         return _convert_ssd(graph_def, options)
     # A graph frozen from a SavedModel ahead of time (the pipeline's prepare stage) keeps its
     # signature's output names through `extra["output_aliases"]` (tensor -> signature name).
-    return translate(graph_def, options, output_aliases=dict(options.extra.get("output_aliases", {})))
+    try:
+        return translate(graph_def, options, output_aliases=dict(options.extra.get("output_aliases", {})))
+    except UnsupportedOpsError as exc:
+        if _looks_like_object_detection_api(graph_def):
+            raise UserInputError(f"{exc}\nThis graph is a TF Object Detection API export: give "
+                                 f"its pipeline.config with --tensorflow_object_detection_api_"
+                                 f"pipeline_config, and its loops are cut and replaced") from exc
+        raise
+
+
+def _looks_like_object_detection_api(graph_def) -> bool:
+    names = {node.name for node in graph_def.node}
+    return "image_tensor" in names and any(n.startswith("Postprocessor/") for n in names)
 
 
 def _ssd_requested(options: ConversionOptions) -> bool:

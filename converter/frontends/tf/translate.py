@@ -77,11 +77,14 @@ def _internal_input(ctx: TFNodeContext) -> Output:
 def _needed_nodes(nodes: dict, roots: list[str], cuts: set[str]) -> list:
     """The nodes the roots depend on through data inputs, inputs before consumers.
 
-    A node named by `--input` is a cut: what feeds it is not needed."""
+    A node named by `--input` is a cut: what feeds it is not needed. A TF1 while-loop's back
+    edge (NextIteration -> Merge) is a cycle: a node met again while its own inputs are being
+    walked is not walked twice (the loop's ops are unsupported and reported as such)."""
     missing = [name for name in roots if name not in nodes]
     if missing:
         raise UserInputError(f"output(s) {', '.join(missing)} name no node of the graph")
-    order, done, stack = [], set(), [(name, False) for name in reversed(roots)]
+    order, done, walking = [], set(), set()
+    stack = [(name, False) for name in reversed(roots)]
     while stack:
         name, expanded = stack.pop()
         if name in done:
@@ -90,6 +93,9 @@ def _needed_nodes(nodes: dict, roots: list[str], cuts: set[str]) -> list:
             done.add(name)
             order.append(nodes[name])
             continue
+        if name in walking:
+            continue
+        walking.add(name)
         stack.append((name, True))
         if name in cuts:
             continue

@@ -52,8 +52,13 @@ def prior_tensor(anchors: np.ndarray, box_coder_scales) -> np.ndarray:
 def detection_attributes(config: PipelineConfig, rules: SsdRules, priors: int) -> dict:
     """DetectionOutput's attributes for the config's post_processing.
 
-    top_k is the number of priors: the Object Detection API suppresses over every box of a
-    class, so no candidate may be dropped before NMS. Boxes are clipped after NMS, as the
+    top_k is max_detections_per_class: per class, NMS runs over that many best candidates,
+    as the Model Optimizer's replacement did. The Object Detection API suppresses over every
+    box of a class, so a class whose best boxes suppress each other may reach further down;
+    such a box scores below that class's kept ones and lands at the end of the list, where
+    verification compares with care. Running NMS over every prior instead costs about 40
+    times the latency (335 ms against 8 ms for a full-size SSD MobileNet V2 on two cores) for
+    no difference seen on the test exports. Boxes are clipped after NMS, as the
     graph clips the boxes NMS kept to the image window (a replacement config may say
     otherwise)."""
     if config.max_detections_per_class < config.max_total_detections:
@@ -65,7 +70,7 @@ def detection_attributes(config: PipelineConfig, rules: SsdRules, priors: int) -
     clip_after = True if rules.clip_after_nms is None else rules.clip_after_nms
     return {
         "background_label_id": 0,
-        "top_k": priors,
+        "top_k": min(priors, config.max_detections_per_class),
         "variance_encoded_in_target": False,
         "keep_top_k": [config.max_total_detections],
         "code_type": "caffe.PriorBoxParameter.CENTER_SIZE",
