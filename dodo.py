@@ -4,6 +4,7 @@
     doit convert:NAME                 # one model, every precision, verified
     doit convert manifest=PATH        # another manifest
     doit -n 4 convert                 # four tasks at a time
+    doit report                       # report/index.html, zoo.json and junit.xml of the last builds
 """
 import logging
 import sys
@@ -11,6 +12,7 @@ import sys
 from doit import get_var
 
 from modelzoo.errors import PipelineError
+from modelzoo.reporter import reporter_for
 from modelzoo.tasks import ZooTasks
 
 # One line per downloaded file (tqdm draws a bar instead when stderr is a terminal).
@@ -27,9 +29,11 @@ except PipelineError as exc:
 
 # `continue`: one failing model does not stop the others. The task state lives beside the
 # manifest, so two manifests never share (and invalidate) each other's records. sqlite3, not
-# the default dbm (dbm.dumb here), because its commits survive a kill -9 mid-write.
+# the default dbm (dbm.dumb here), because its commits survive a kill -9 mid-write. The
+# reporter draws live progress on a terminal and ends every build with a summary table.
 DOIT_CONFIG = {"default_tasks": ["convert"], "continue": True, "action_string_formatting": "new",
-               "dep_file": str(ZOO.manifest.path.parent / ".doit.db"), "backend": "sqlite3"}
+               "dep_file": str(ZOO.manifest.path.parent / ".doit.db"), "backend": "sqlite3",
+               "reporter": reporter_for(ZOO)}
 
 
 def task_download():
@@ -55,6 +59,20 @@ def task_convert():
 def task_verify():
     """Check each IR's structure and compare it numerically with its source model."""
     yield from ZOO.verify()
+
+
+def task_report():
+    """Write report/ beside the manifest: index.html (table, plots, a page per model),
+    zoo.json and junit.xml, from what the last builds recorded."""
+    # The report's imports (matplotlib, lxml) happen in the action, never when tasks load.
+    return {"actions": [(write_report, [str(ZOO.manifest.path)])], "verbosity": 2,
+            "uptodate": [False]}
+
+
+def write_report(manifest: str) -> None:
+    from modelzoo.report import write_report as write
+
+    print(f"report written: {write(manifest)}")
 
 
 def task_bench():

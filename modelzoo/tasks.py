@@ -1,7 +1,7 @@
 """The doit tasks of a manifest: download -> unpack -> prepare -> convert -> verify, per model.
 
 `dodo.py` only forwards to `ZooTasks`. Every task is keyed so that doit's own up-to-date check
-(file_dep + `config_changed` of a content key) skips what has not changed, and every action
+(file_dep + the task's content key, see `modelzoo.uptodate`) skips what has not changed, and every action
 first looks in the content-addressed cache, so a build with a fresh `.doit.db` (or a fresh
 checkout with the old `cache/`) restores outputs instead of rebuilding them. Nothing here
 imports numpy, onnx or TensorFlow: the actions do, and only when they have real work.
@@ -11,12 +11,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from doit.tools import config_changed
-
 from . import actions
 from .cache import Cache
 from .keys import code_digest, digest, runtime_versions
 from .manifest import Manifest, ModelEntry, load_manifest
+from .uptodate import ContentKeys
 
 MANIFEST_VAR = "manifest"
 RUN_LOCK = ".doit.lock"
@@ -36,6 +35,7 @@ class ZooTasks:
         self._flags_keys: dict[str, str] = {}
         self._download_paths: dict[str, Path] = {}
         self._ir_files: dict[tuple[str, str], list[str]] = {}
+        self.keys = ContentKeys()  # the content key of every task, and its up-to-date check
 
     def hold_run_lock(self) -> None:
         """Take the manifest's run lock (`.doit.lock` beside it) for the life of the process,
@@ -82,8 +82,9 @@ class ZooTasks:
         return key
 
     def ir_key(self, entry: ModelEntry, precision: str) -> str:
-        return digest("convert", self.prepare_key(entry), self.flags_key(entry), precision,
-                      code_digest(*CONVERTER_CODE))
+        # The model's name is in the key: it names the IR's files and its network.
+        return digest("convert", entry.name, self.prepare_key(entry), self.flags_key(entry),
+                      precision, code_digest(*CONVERTER_CODE))
 
     def verify_key(self, entry: ModelEntry, precision: str) -> str:
         """What a verdict depends on besides the IR's bytes (which the action adds): the
@@ -115,7 +116,7 @@ class ZooTasks:
         for entry in self.built:
             yield {"name": entry.name, "actions": [(actions.download, [self.cache, entry])],
                    "targets": [self.download_path(entry)],
-                   "uptodate": [config_changed(digest(str(entry.checksum), entry.url))],
+                   "uptodate": [self.keys.check(f"download:{entry.name}", digest(str(entry.checksum), entry.url))],
                    "doc": f"fetch {entry.url}", "verbosity": 2}
 
     def unpack(self):
@@ -130,7 +131,7 @@ class ZooTasks:
             yield {"name": entry.name, "actions": [(actions.prepare, [self.cache, entry, self.prepare_key(entry)])],
                    "task_dep": [f"unpack:{entry.name}"],
                    "targets": [folder / "prepared.json"],
-                   "uptodate": [config_changed(self.prepare_key(entry))]}
+                   "uptodate": [self.keys.check(f"prepare:{entry.name}", self.prepare_key(entry))]}
 
     def convert(self):
         for entry in self.manifest.models:
@@ -146,7 +147,7 @@ class ZooTasks:
                        "file_dep": [self.prepared_dir(entry) / "prepared.json"],
                        "task_dep": [f"unpack:{entry.name}"],
                        "targets": self.ir_files(entry, precision),
-                       "uptodate": [config_changed(key)],
+                       "uptodate": [self.keys.check(f"convert:{entry.name}-{precision}", key)],
                        "clean": [(actions.clean_outputs, [self.ir_files(entry, precision)])]}
             last = "verify" if entry.verify else "convert"
             yield {"name": entry.name, "actions": None,
@@ -168,5 +169,5 @@ class ZooTasks:
                        "file_dep": self.ir_files(entry, precision) + inputs,
                        "task_dep": [f"unpack:{entry.name}"],
                        "targets": [report],
-                       "uptodate": [config_changed(key)],
+                       "uptodate": [self.keys.check(f"verify:{entry.name}-{precision}", key)],
                        "clean": [(actions.clean_outputs, [[report]])]}
