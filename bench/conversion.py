@@ -27,8 +27,9 @@ def ovc_command(model: Path, out_dir: Path) -> list[str]:
     return [OVC, str(model), "--output_model", str(out_dir / "model.xml"), "--compress_to_fp16=False"]
 
 
-def convert_pair(model: Path, work: Path, repeats: int) -> Pair:
-    """Alternating conversions; the last IR of each side stays in `work/ours` and `work/ovc`."""
+def convert_pair(model: Path, work: Path, repeats: int, ours=ours_command, peer=ovc_command) -> Pair:
+    """Alternating conversions; the last IR of each side stays in `work/ours` and `work/ovc`.
+    `ours` and `peer` make each side's command from (model, output folder)."""
     def once(side: str, command) -> callable:
         def run():
             out = work / side
@@ -37,7 +38,7 @@ def convert_pair(model: Path, work: Path, repeats: int) -> Pair:
             return run_child(command(model, out), cwd=PROJECT)
         return run
 
-    return alternate(once("ours", ours_command), once("ovc", ovc_command), repeats)
+    return alternate(once("ours", ours), once("ovc", peer), repeats)
 
 
 def max_relative_error(ours_xml: Path, peer_xml: Path, seed: int = 0) -> float:

@@ -12,14 +12,13 @@ full-size ssd_mobilenet_v2_coco export.
 """
 from __future__ import annotations
 
-import shutil
 import statistics
 import tarfile
 import time
 from pathlib import Path
 
-from .conversion import OVC
-from .measure import PROJECT, alternate, run_child
+from .conversion import OVC, convert_pair
+from .measure import PROJECT
 from .report import Row
 
 DEFAULT_ARCHIVE = PROJECT / "tests" / "data" / "ssd_mobilenet_v2_tiny_voc.tar.gz"
@@ -47,18 +46,6 @@ def ovc_command(folder: Path, out_dir: Path) -> list[str]:
             str(out_dir / "model.xml"), "--compress_to_fp16=False"]
 
 
-def _converted(folder: Path, work: Path, repeats: int):
-    def once(side: str, command):
-        def run():
-            out = work / side
-            shutil.rmtree(out, ignore_errors=True)
-            out.mkdir(parents=True)
-            return run_child(command(folder, out), cwd=PROJECT)
-        return run
-
-    return alternate(once("ours", ours_command), once("ovc", ovc_command), repeats)
-
-
 def _latency_ms(core, xml: Path, shape: list[int], runs: int) -> list[float]:
     import numpy as np
 
@@ -83,7 +70,7 @@ def run(work: Path, repeats: int, runs: int, source: Path | None = None) -> list
 
     work.mkdir(parents=True, exist_ok=True)
     folder = export_folder(source or DEFAULT_ARCHIVE, work)
-    pair = _converted(folder, work, repeats)
+    pair = convert_pair(folder, work, repeats, ours_command, ovc_command)
     core = import_openvino().Core()
     ours_xml, peer_xml = work / "ours" / "model.xml", work / "ovc" / "model.xml"
     shape = [int(d) for d in core.read_model(str(ours_xml)).inputs[0].get_shape()]

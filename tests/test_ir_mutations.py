@@ -123,8 +123,12 @@ def test_perturbing_scales_the_first_convolution_weights_only(ir, tmp_path):
 
 def test_a_fused_mean_is_subtracted_again_after_the_parameter(onnx_model, tmp_path):
     """An IR without a mean Subtract (as when the mean is folded into the first convolution)
-    gets one of its recorded mean_values right after the Parameter."""
-    ir = converter.convert(onnx_model, output_dir=tmp_path, model_name="two_conv", **PREPROCESSING)
+    gets one of its recorded mean_values right after the Parameter. Fusing is off so that the
+    channel reversal stays a Gather, after which the mean in the model's channel order belongs
+    (with fusing on, the reversal folds into the convolution's weights and the mean Subtract
+    reads the Parameter with the mean's channels reversed)."""
+    ir = converter.convert(onnx_model, output_dir=tmp_path, model_name="two_conv",
+                           disable_fusing=True, **PREPROCESSING)
     edited = EditableIR.read(ir)
     subtract, _ = mean_subtract(edited)
     feeding, feeding_port = edited.producer(subtract, "0")

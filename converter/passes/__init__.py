@@ -32,13 +32,16 @@ PIPELINE = [
     "transpose_sinking",         # cancel the layout Transposes frontends put around NCHW-only ops
     "constant_folding",          # fold the constants the sinking rearranged
     "preprocessing",             # mean/scale/reverse-channels right after the inputs, before fusing
+    "fold_reverse_channels",     # the Gather preprocessing just made into the first conv's weights,
+                                 # while they are still plain f32 Consts (before compress_fp16)
     "fuse_linear_into_conv",     # Multiply by a per-channel constant folds into conv weights
     "constant_folding",
     "compress_fp16",             # last: store f32 constants as f16 with a decompression Convert
 ]
 
-# What --disable_fusing switches off: folding linear ops into convolutions.
-FUSING = frozenset({"fuse_linear_into_conv"})
+# What --disable_fusing switches off: folding linear ops and the input's channel reversal into
+# convolutions.
+FUSING = frozenset({"fold_reverse_channels", "fuse_linear_into_conv"})
 # What --disable_gfusing switches off: passes that fuse ops into a GroupConvolution (as mo's
 # Split -> Convolutions -> Concat fusing). This converter has none yet.
 GROUPED_FUSING: frozenset[str] = frozenset()
