@@ -5,6 +5,11 @@ inputs are `Output`s of other nodes; its outputs carry a shape, an element type 
 names users feed and read by. The graph is what is reachable from its results (plus every
 parameter): a node no result needs is gone without any bookkeeping. Shapes are tuples of ints,
 -1 for a dynamic dimension, or None for an unknown rank.
+
+Import rule: `converter.ops` builds on this module (op specs read `Node` and `Shape`), so this
+module never imports `converter.ops` at module level, which would be a cycle. `Graph.add` and
+`Graph.infer_shapes` import `converter.ops` when first called, once both modules are loaded:
+importing `converter.graph` alone loads no op module, and either module can be imported first.
 """
 from __future__ import annotations
 

@@ -132,6 +132,12 @@ class NodeContext:
         """Add an OpenVINO op named after this source node."""
         return self.graph.op(op_type, *inputs, name=self.name, **attrs)
 
+    def helper(self, op_type: str, *inputs: Output, suffix: str | None = None,
+               **attrs: Any) -> Output:
+        """Add a helper op named `<node name>/<suffix>` (the op type when no suffix is given):
+        the node's own name stays for the op that produces its result."""
+        return self.graph.op(op_type, *inputs, name=f"{self.name}/{suffix or op_type}", **attrs)
+
     def const(self, value: Any, dtype: Any = None) -> Output:
         return self.graph.const(value, name=f"{self.name}/const", dtype=dtype)
 

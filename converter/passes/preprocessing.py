@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import UserInputError
 from ..element_types import is_float, to_numpy
+from ..frontends.builders.per_channel import channel_shape
 from ..graph import Graph, Node, Output
 from ..options import ConversionOptions
 
@@ -80,11 +81,10 @@ def input_steps(graph: Graph, parameter: Node, index: int, options: ConversionOp
 
 
 def _per_channel(graph: Graph, values: tuple[float, ...], rank: int, axis: int, like: Output, name: str) -> Output:
-    shape = [1] * rank
-    if len(values) > 1:
-        shape[axis] = len(values)
-    array = np.array(values, dtype=to_numpy(like.element_type)).reshape(shape if rank else ())
-    return graph.const(array, name=name)
+    """The values as a constant of `like`'s type that broadcasts along `axis` (one value: all
+    ones, so that it applies to every channel)."""
+    array = np.array(values, dtype=to_numpy(like.element_type))
+    return graph.const(array.reshape(channel_shape(rank, axis, len(values))), name=name)
 
 
 def _reverse(graph: Graph, x: Output, axis: int, name: str) -> Output:

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from ...element_types import to_numpy
 from ...graph import Graph, Node, Output
+from ..builders.constants import scalar_like
 from ..common import NodeContext
 
 
@@ -31,14 +29,9 @@ class OnnxNodeContext(NodeContext):
             return source
         return self.const(value)
 
-    def sub(self, op_type: str, *inputs: Output, suffix: str, **attrs: Any) -> Output:
-        """Add a helper op named `<node name>/<suffix>`; the node's own name stays for the op
-        that produces its result."""
-        return self.graph.op(op_type, *inputs, name=f"{self.name}/{suffix}", **attrs)
-
     def scalar(self, value: float, like: Output) -> Output:
         """A scalar constant of the element type of `like`."""
-        return self.const(np.asarray(value, dtype=to_numpy(like.element_type or "f32")))
+        return scalar_like(self.graph, value, like, name=f"{self.name}/const")
 
     def axis(self, value: int, rank: int | None) -> int:
         """`value` as a non-negative axis of a tensor of rank `rank`."""

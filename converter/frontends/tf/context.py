@@ -7,6 +7,7 @@ import numpy as np
 
 from ...element_types import from_numpy
 from ...graph import Graph, Output
+from ..builders.layout import transpose
 from ..common import NodeContext
 from .tensors import numpy_type, shape_of, tensor_value
 
@@ -51,10 +52,6 @@ class TFNodeContext(NodeContext):
         super().__init__(graph, node_def.name, node_def.op, list(inputs), attrs)
         self.model_input = model_input
 
-    def aux(self, op_type: str, *inputs: Output, **attrs: Any) -> Output:
-        """A helper op of this node, named `node/op`, so the node's own name stays free."""
-        return self.graph.op(op_type, *inputs, name=f"{self.name}/{op_type}", **attrs)
-
     def ints(self, values, dtype=np.int64) -> Output:
         return self.graph.const(np.asarray(values, dtype=dtype), name=f"{self.name}/const")
 
@@ -69,7 +66,7 @@ class TFNodeContext(NodeContext):
         return from_numpy(numpy_type(self.attr(attr), f"{self.op_type} node {self.name!r}"))
 
     def transpose(self, data: Output, perm, suffix: str) -> Output:
-        return self.graph.op("Transpose", data, self.ints(perm), name=f"{self.name}/{suffix}")
+        return transpose(self.graph, data, perm, f"{self.name}/{suffix}", f"{self.name}/const")
 
     def is_nhwc(self) -> bool:
         layout = self.attr("data_format", "NHWC")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ....graph import Output
+from ...builders.per_channel import reshape_to_channel_axis
+from ...builders.reduction import reduce
 from ..context import OnnxNodeContext
 
 AUTO_PAD = {"NOTSET": "explicit", "SAME_UPPER": "same_upper", "SAME_LOWER": "same_lower",
@@ -17,7 +19,7 @@ def i64(ctx: OnnxNodeContext, values) -> Output:
 
 def reshape(ctx: OnnxNodeContext, data: Output, pattern: list[int] | Output, suffix: str) -> Output:
     target = pattern if isinstance(pattern, Output) else ctx.const(np.array(pattern, np.int64))
-    return ctx.sub("Reshape", data, target, suffix=suffix, special_zero=False)
+    return ctx.helper("Reshape", data, target, suffix=suffix, special_zero=False)
 
 
 def known_rank(ctx: OnnxNodeContext, data: Output) -> int:
@@ -29,7 +31,8 @@ def known_rank(ctx: OnnxNodeContext, data: Output) -> int:
 
 def channel_shaped(ctx: OnnxNodeContext, per_channel: Output, rank: int, suffix: str) -> Output:
     """A per-channel vector [C] shaped [1, C, 1, ...] to broadcast over NC... data of `rank`."""
-    return reshape(ctx, per_channel, [1, -1] + [1] * (rank - 2), suffix)
+    return reshape_to_channel_axis(ctx.graph, per_channel, rank, 1, f"{ctx.name}/{suffix}",
+                                   f"{ctx.name}/const")
 
 
 def flatten_2d(ctx: OnnxNodeContext, data: Output, axis: int, suffix: str) -> Output:
@@ -45,16 +48,16 @@ def flatten_2d(ctx: OnnxNodeContext, data: Output, axis: int, suffix: str) -> Ou
         return reshape(ctx, data, [int(np.prod(left)), -1], suffix)
     if -1 not in right:
         return reshape(ctx, data, [-1, int(np.prod(right))], suffix)
-    dims = ctx.sub("ShapeOf", data, suffix=f"{suffix}/shape", output_type="i64")
+    dims = ctx.helper("ShapeOf", data, suffix=f"{suffix}/shape", output_type="i64")
     zero, end = ctx.const(np.array([0], np.int64)), ctx.const(np.array([rank], np.int64))
     split, one = ctx.const(np.array([axis], np.int64)), ctx.const(np.array([1], np.int64))
     axes0 = ctx.const(np.array([0], np.int64))
     parts = []
     for begin, stop, part in ((zero, split, "left"), (split, end, "right")):
-        dims_part = ctx.sub("Slice", dims, begin, stop, one, suffix=f"{suffix}/{part}")
-        parts.append(ctx.sub("ReduceProd", dims_part, axes0, suffix=f"{suffix}/{part}_size",
-                             keep_dims=True))
-    target = ctx.sub("Concat", *parts, suffix=f"{suffix}/target", axis=0)
+        dims_part = ctx.helper("Slice", dims, begin, stop, one, suffix=f"{suffix}/{part}")
+        parts.append(reduce(ctx.graph, "ReduceProd", dims_part, axes0, keep_dims=True,
+                            name=f"{ctx.name}/{suffix}/{part}_size"))
+    target = ctx.helper("Concat", *parts, suffix=f"{suffix}/target", axis=0)
     return reshape(ctx, data, target, suffix)
 
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from ....element_types import to_numpy
 from ....graph import Output
+from ...builders.elementwise import binary, unary
 from ..context import OnnxNodeContext
 from . import registry
 from ._util import known_rank, reshape
@@ -15,7 +16,7 @@ UNARY = {"Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Exp": "Exp", "Lo
 
 
 def _unary(ctx: OnnxNodeContext) -> Output:
-    return ctx.op(UNARY[ctx.op_type], ctx.input(0))
+    return unary(ctx.graph, UNARY[ctx.op_type], ctx.input(0), name=ctx.name)
 
 
 for _onnx_op in UNARY:
@@ -79,7 +80,7 @@ def clip_inputs(ctx: OnnxNodeContext) -> Output:
         return _clip(ctx, low, high)
     out = ctx.input(0)
     if ctx.has_input(1):
-        out = ctx.sub("Maximum", out, ctx.input(1), suffix="min", auto_broadcast="numpy")
+        out = binary(ctx.graph, "Maximum", out, ctx.input(1), name=f"{ctx.name}/min")
     if ctx.has_input(2):
-        out = ctx.op("Minimum", out, ctx.input(2), auto_broadcast="numpy")
+        out = binary(ctx.graph, "Minimum", out, ctx.input(2), name=ctx.name)
     return out

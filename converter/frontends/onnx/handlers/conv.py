@@ -35,5 +35,5 @@ def conv(ctx: OnnxNodeContext) -> Output:
         out = ctx.op("GroupConvolution", data, group_weights(ctx, weights, groups), **attrs)
     if ctx.has_input(2):
         bias = channel_shaped(ctx, ctx.input(2), spatial + 2, "bias_shape")
-        out = ctx.sub("Add", out, bias, suffix="bias", auto_broadcast="numpy")
+        out = ctx.helper("Add", out, bias, suffix="bias", auto_broadcast="numpy")
     return out

@@ -5,6 +5,7 @@ from functools import reduce
 
 from ....element_types import is_float
 from ....graph import Output
+from ...builders.elementwise import binary
 from ..context import OnnxNodeContext
 from . import registry
 from ._util import known_rank, reshape
@@ -35,8 +36,8 @@ def _binary(ctx: OnnxNodeContext) -> Output:
         b = _legacy_broadcast(ctx, a, b)
     if ctx.op_type == "Div" and not is_float(a.element_type or "f32"):
         # ONNX truncates integer quotients toward zero; OpenVINO floors unless told otherwise
-        return ctx.op("Divide", a, b, auto_broadcast="numpy", m_pythondiv=False)
-    return ctx.op(BINARY[ctx.op_type], a, b, auto_broadcast="numpy")
+        return binary(ctx.graph, "Divide", a, b, name=ctx.name, m_pythondiv=False)
+    return binary(ctx.graph, BINARY[ctx.op_type], a, b, name=ctx.name)
 
 
 for _onnx_op in BINARY:
@@ -47,25 +48,23 @@ for _onnx_op in BINARY:
 def power(ctx: OnnxNodeContext) -> Output:
     base, exponent = ctx.input(0), ctx.input(1)
     if exponent.element_type != base.element_type:
-        exponent = ctx.sub("Convert", exponent, suffix="exponent",
-                           destination_type=base.element_type)
-    return ctx.op("Power", base, exponent, auto_broadcast="numpy")
+        exponent = ctx.helper("Convert", exponent, suffix="exponent",
+                              destination_type=base.element_type)
+    return binary(ctx.graph, "Power", base, exponent, name=ctx.name)
 
 
 def _variadic(ctx: OnnxNodeContext) -> Output:
     inputs = [ctx.input(i) for i in range(len(ctx.inputs))]
     if not inputs:
         raise ctx.error("it has no inputs")
-    op = VARIADIC[ctx.op_type]
+    op, g = VARIADIC[ctx.op_type], ctx.graph
     if ctx.op_type == "Mean":
-        total = reduce(lambda x, y: ctx.sub(op, x, y, suffix="sum", auto_broadcast="numpy"),
-                       inputs)
-        return ctx.op("Divide", total, ctx.scalar(len(inputs), total), auto_broadcast="numpy")
+        total = reduce(lambda x, y: binary(g, op, x, y, name=f"{ctx.name}/sum"), inputs)
+        return binary(g, "Divide", total, ctx.scalar(len(inputs), total), name=ctx.name)
     if len(inputs) == 1:
         return inputs[0]
-    partial = reduce(lambda x, y: ctx.sub(op, x, y, suffix="partial", auto_broadcast="numpy"),
-                     inputs[:-1])
-    return ctx.op(op, partial, inputs[-1], auto_broadcast="numpy")
+    partial = reduce(lambda x, y: binary(g, op, x, y, name=f"{ctx.name}/partial"), inputs[:-1])
+    return binary(g, op, partial, inputs[-1], name=ctx.name)
 
 
 for _onnx_op in VARIADIC:

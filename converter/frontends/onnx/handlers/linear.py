@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ....graph import Output
+from ...builders.elementwise import binary
 from ..context import OnnxNodeContext
 from . import registry
 from ._util import flatten_2d, known_rank
@@ -20,7 +21,7 @@ def gemm(ctx: OnnxNodeContext) -> Output:
     def add_op(step: str, op_type: str, *inputs: Output, **attrs) -> Output:
         if step == steps[-1]:
             return ctx.op(op_type, *inputs, **attrs)
-        return ctx.sub(op_type, *inputs, suffix=step, **attrs)
+        return ctx.helper(op_type, *inputs, suffix=step, **attrs)
 
     out = add_op("matmul", "MatMul", ctx.input(0), ctx.input(1),
                  transpose_a=bool(ctx.attr("transA", 0)), transpose_b=bool(ctx.attr("transB", 0)))
@@ -29,8 +30,8 @@ def gemm(ctx: OnnxNodeContext) -> Output:
     if "bias" in steps:
         bias = ctx.input(2)
         if beta != 1:
-            bias = ctx.sub("Multiply", bias, ctx.scalar(beta, bias), suffix="beta",
-                           auto_broadcast="numpy")
+            bias = binary(ctx.graph, "Multiply", bias, ctx.scalar(beta, bias),
+                          name=f"{ctx.name}/beta")
         out = add_op("bias", "Add", out, bias, auto_broadcast="numpy")
     return out
 
@@ -49,11 +50,11 @@ def softmax_coerced(ctx: OnnxNodeContext) -> Output:
     if axis == rank - 1:
         return ctx.op("SoftMax", data, axis=axis)
     flat = flatten_2d(ctx, data, axis, "flatten")
-    result = ctx.sub("SoftMax", flat, suffix="softmax", axis=1)
+    result = ctx.helper("SoftMax", flat, suffix="softmax", axis=1)
     if data.shape is not None and -1 not in data.shape:
         target = ctx.const(np.array(data.shape, np.int64))
     else:
-        target = ctx.sub("ShapeOf", data, suffix="shape", output_type="i64")
+        target = ctx.helper("ShapeOf", data, suffix="shape", output_type="i64")
     return ctx.op("Reshape", result, target, special_zero=False)
 
 

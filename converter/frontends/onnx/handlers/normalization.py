@@ -6,32 +6,28 @@ import numpy as np
 from ....graph import Output
 from ..context import OnnxNodeContext
 from . import registry
-from ._util import channel_shaped, known_rank
+from ...builders.batch_norm import batch_norm_inference
+from ...builders.elementwise import binary
+from ._util import known_rank
+
+# The names BatchNormalization's helper ops have always had: `<node>/const` for constants.
+_BATCH_NORM_STEPS = {"epsilon": "const"}
 
 
 @registry.register("BatchNormalization")
 def batch_normalization(ctx: OnnxNodeContext) -> Output:
-    """y = x * factor + shift, factor = scale / sqrt(var + eps), shift = B - mean * factor.
-
-    The per-channel factor and shift are built from graph ops rather than numpy, so that they
-    fold into constants in the constant folding pass and a following fusion can take them."""
+    """y = x * factor + shift over the channel axis 1 (NC...): the shared decomposition, whose
+    factor and shift fold into constants that a following fusion can take."""
     if ctx.attr("training_mode", 0) or ctx.attr("is_test", 1) == 0:
         raise ctx.error("training mode is not supported; export the model for inference")
     if ctx.attr("spatial", 1) == 0:
         raise ctx.error("spatial=0 (per-activation statistics) is not supported")
     data = ctx.input(0)
+    known_rank(ctx, data)  # the [C] factor and shift are reshaped to [1, C, 1, ...]
     scale, bias, mean, var = (ctx.input(i) for i in range(1, 5))
-    rank = known_rank(ctx, data)
-    eps = ctx.scalar(float(ctx.attr("epsilon", 1e-5)), var)
-    std = ctx.sub("Sqrt", ctx.sub("Add", var, eps, suffix="var_eps", auto_broadcast="numpy"),
-                  suffix="std")
-    factor = ctx.sub("Divide", scale, std, suffix="factor", auto_broadcast="numpy")
-    shifted_mean = ctx.sub("Multiply", mean, factor, suffix="scaled_mean", auto_broadcast="numpy")
-    shift = ctx.sub("Subtract", bias, shifted_mean, suffix="shift", auto_broadcast="numpy")
-    scaled = ctx.sub("Multiply", data, channel_shaped(ctx, factor, rank, "factor_shape"),
-                     suffix="scale", auto_broadcast="numpy")
-    return ctx.op("Add", scaled, channel_shaped(ctx, shift, rank, "shift_shape"),
-                  auto_broadcast="numpy")
+    return batch_norm_inference(ctx.graph, data, scale, bias, mean, var,
+                                epsilon=float(ctx.attr("epsilon", 1e-5)), channel_axis=1,
+                                name=ctx.name, renamed=_BATCH_NORM_STEPS)
 
 
 @registry.register("LRN")
@@ -50,6 +46,7 @@ def lrn(ctx: OnnxNodeContext) -> Output:
     axes = ctx.const(np.array([1], np.int64))
     if bias == 1:
         return ctx.op("LRN", data, axes, alpha=alpha, beta=beta, bias=1.0, size=int(size))
-    normalized = ctx.sub("LRN", data, axes, suffix="lrn", alpha=alpha / bias, beta=beta,
-                         bias=1.0, size=int(size))
-    return ctx.op("Multiply", normalized, ctx.scalar(bias ** -beta, data), auto_broadcast="numpy")
+    normalized = ctx.helper("LRN", data, axes, suffix="lrn", alpha=alpha / bias, beta=beta,
+                            bias=1.0, size=int(size))
+    return binary(ctx.graph, "Multiply", normalized, ctx.scalar(bias ** -beta, data),
+                  name=ctx.name)

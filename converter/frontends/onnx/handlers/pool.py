@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ....graph import Output
+from ...builders.reduction import reduce
 from ..context import OnnxNodeContext
 from . import registry
 from ._util import known_rank, window_attrs
@@ -41,7 +42,7 @@ def average_pool(ctx: OnnxNodeContext) -> Output:
 def _global(ctx: OnnxNodeContext, reduction: str) -> Output:
     data = ctx.input(0)
     axes = ctx.const(np.arange(2, known_rank(ctx, data), dtype=np.int64))
-    return ctx.op(reduction, data, axes, keep_dims=True)
+    return reduce(ctx.graph, reduction, data, axes, keep_dims=True, name=ctx.name)
 
 
 @registry.register("GlobalAveragePool")

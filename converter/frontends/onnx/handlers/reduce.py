@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from ....graph import Output
+from ...builders.reduction import reduce
 from ..context import OnnxNodeContext
 from . import registry
 from ._util import known_rank
 
-REDUCTIONS = {"ReduceMean": "ReduceMean", "ReduceMax": "ReduceMax", "ReduceMin": "ReduceMin",
-              "ReduceSum": "ReduceSum", "ReduceProd": "ReduceProd"}
+# ONNX's reductions carry OpenVINO's names.
+REDUCTIONS = {op: op for op in ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceProd")}
 AXES_INPUT_SINCE = {"ReduceSum": 13}
 
 
@@ -23,8 +24,8 @@ def _reduce(ctx: OnnxNodeContext, axes: list[int] | None) -> Output:
         axes = list(range(known_rank(ctx, data)))
     rank = known_rank(ctx, data)
     axes_const = ctx.const(np.array(sorted({ctx.axis(a, rank) for a in axes}), np.int64))
-    return ctx.op(REDUCTIONS[ctx.op_type], data, axes_const,
-                  keep_dims=bool(ctx.attr("keepdims", 1)))
+    return reduce(ctx.graph, REDUCTIONS[ctx.op_type], data, axes_const,
+                  keep_dims=bool(ctx.attr("keepdims", 1)), name=ctx.name)
 
 
 def _axes_attribute(ctx: OnnxNodeContext) -> Output:

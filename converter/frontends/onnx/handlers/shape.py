@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ....graph import Output
+from ...builders import layout
 from ..context import OnnxNodeContext
 from . import registry
 from ._util import flatten_2d, i64 as _i64, known_rank
@@ -35,7 +36,7 @@ def flatten(ctx: OnnxNodeContext) -> Output:
 def transpose(ctx: OnnxNodeContext) -> Output:
     data = ctx.input(0)
     perm = ctx.ints("perm") or list(reversed(range(known_rank(ctx, data))))
-    return ctx.op("Transpose", data, _i64(ctx, perm))
+    return layout.transpose(ctx.graph, data, perm, ctx.name, f"{ctx.name}/const")
 
 
 def _squeeze(ctx: OnnxNodeContext, axes: list[int] | None) -> Output:
@@ -87,7 +88,7 @@ def shape(ctx: OnnxNodeContext) -> Output:
     start, end = ctx.attr("start"), ctx.attr("end")
     if start is None and end is None:
         return ctx.op("ShapeOf", data, output_type="i64")
-    dims = ctx.sub("ShapeOf", data, suffix="shape", output_type="i64")
+    dims = ctx.helper("ShapeOf", data, suffix="shape", output_type="i64")
     stop = np.iinfo(np.int64).max if end is None else int(end)
     return ctx.op("Slice", dims, _i64(ctx, [int(start or 0)]), _i64(ctx, [stop]), _i64(ctx, [1]))
 

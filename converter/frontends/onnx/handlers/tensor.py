@@ -148,7 +148,7 @@ def pad(ctx: OnnxNodeContext) -> Output:
         pads = full
     value = ctx.input(2) if ctx.has_input(2) else None
     if value is not None and value.shape:
-        value = ctx.sub("Squeeze", value, suffix="value")
+        value = ctx.helper("Squeeze", value, suffix="value")
     return _pad(ctx, pads, value)
 
 

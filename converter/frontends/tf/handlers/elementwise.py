@@ -1,9 +1,8 @@
 """Element-wise arithmetic and activations."""
 from __future__ import annotations
 
-import numpy as np
-
-from ....element_types import to_numpy
+from ...builders.constants import scalar_like
+from ...builders.elementwise import binary as binary_op, unary as unary_op
 from ..context import TFNodeContext
 from . import registry
 
@@ -20,18 +19,17 @@ _UNARY = {
 
 def _scalar(ctx: TFNodeContext, value: float):
     """A scalar constant of the element type of the node's first input."""
-    return ctx.graph.const(np.array(value, dtype=to_numpy(ctx.input(0).element_type)),
-                           name=f"{ctx.name}/const")
+    return scalar_like(ctx.graph, value, ctx.input(0), name=f"{ctx.name}/const")
 
 
 @registry.register(*_BINARY)
 def binary(ctx: TFNodeContext):
-    return ctx.op(_BINARY[ctx.op_type], ctx.input(0), ctx.input(1), auto_broadcast="numpy")
+    return binary_op(ctx.graph, _BINARY[ctx.op_type], ctx.input(0), ctx.input(1), name=ctx.name)
 
 
 @registry.register(*_UNARY)
 def unary(ctx: TFNodeContext):
-    return ctx.op(_UNARY[ctx.op_type], ctx.input(0))
+    return unary_op(ctx.graph, _UNARY[ctx.op_type], ctx.input(0), name=ctx.name)
 
 
 @registry.register("Relu6")
@@ -49,16 +47,16 @@ def leaky_relu(ctx: TFNodeContext):
     """max(x, alpha*x) for alpha <= 1, min(x, alpha*x) above: both pick x for x > 0."""
     alpha = float(ctx.attr("alpha", 0.2))
     x = ctx.input(0)
-    scaled = ctx.aux("Multiply", x, _scalar(ctx, alpha), auto_broadcast="numpy")
-    return ctx.op("Maximum" if alpha <= 1 else "Minimum", x, scaled, auto_broadcast="numpy")
+    scaled = binary_op(ctx.graph, "Multiply", x, _scalar(ctx, alpha), name=f"{ctx.name}/Multiply")
+    return binary_op(ctx.graph, "Maximum" if alpha <= 1 else "Minimum", x, scaled, name=ctx.name)
 
 
 @registry.register("Rsqrt")
 def rsqrt(ctx: TFNodeContext):
-    root = ctx.aux("Sqrt", ctx.input(0))
-    return ctx.op("Divide", _scalar(ctx, 1.0), root, auto_broadcast="numpy")
+    root = ctx.helper("Sqrt", ctx.input(0))
+    return binary_op(ctx.graph, "Divide", _scalar(ctx, 1.0), root, name=ctx.name)
 
 
 @registry.register("Square")
 def square(ctx: TFNodeContext):
-    return ctx.op("Multiply", ctx.input(0), ctx.input(0), auto_broadcast="numpy")
+    return binary_op(ctx.graph, "Multiply", ctx.input(0), ctx.input(0), name=ctx.name)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...builders.reduction import reduce
 from ..context import TFNodeContext
 from . import registry
 
@@ -33,5 +34,5 @@ def softmax(ctx: TFNodeContext):
 def reduction(ctx: TFNodeContext):
     axes = ctx.const_value(1)
     axes_input = ctx.index_input(1) if axes is None else ctx.ints(np.atleast_1d(axes))
-    return ctx.op(_REDUCTIONS[ctx.op_type], ctx.input(0), axes_input,
-                  keep_dims=bool(ctx.attr("keep_dims", False)))
+    return reduce(ctx.graph, _REDUCTIONS[ctx.op_type], ctx.input(0), axes_input,
+                  keep_dims=bool(ctx.attr("keep_dims", False)), name=ctx.name)

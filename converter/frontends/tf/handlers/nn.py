@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....element_types import to_numpy
 from ....graph import Output
 from ....ops._shapes import same_pads
+from ...builders.batch_norm import batch_norm_inference
+from ...builders.elementwise import binary
+from ...builders.per_channel import unsqueeze_to_channel_axis
 from ..context import NCHW_TO_NHWC, NHWC_TO_NCHW, TFNodeContext
 from . import registry
 
 HWIO_TO_OIHW = (3, 2, 0, 1)
 HWCM_TO_CMHW = (2, 3, 0, 1)
+
+# The names FusedBatchNorm's helper ops have always had: x * k + b.
+_BATCH_NORM_STEPS = {"factor": "k", "scaled_mean": "mean_k", "shift": "b", "factor_type": "k_type",
+                     "shift_type": "b_type", "factor_channels": "per_channel",
+                     "shift_channels": "per_channel", "scaled": "Multiply"}
 
 
 def _window(ctx: TFNodeContext, data: Output, kernel: list[int], strides: list[int],
@@ -102,43 +109,32 @@ def avg_pool(ctx: TFNodeContext):
     return _pool(ctx, "AvgPool", **{"exclude-pad": True})
 
 
-def _per_channel(ctx: TFNodeContext, vector: Output, rank: int | None, nhwc: bool) -> Output:
-    """A [C] vector shaped to broadcast over the channel axis of the data."""
-    if nhwc:
-        return vector
-    if rank is None:
+def _channel_axis(ctx: TFNodeContext, data: Output) -> int:
+    """-1 for NHWC data (no rank needed), 1 for NCHW data (of known rank)."""
+    if ctx.is_nhwc():
+        return -1
+    if data.rank is None:
         raise ctx.error("NCHW data needs a known rank")
-    return ctx.graph.op("Unsqueeze", vector, ctx.ints(list(range(1, rank - 1))),
-                        name=f"{ctx.name}/per_channel")
+    return 1
 
 
 @registry.register("BiasAdd", "BiasAddV1")
 def bias_add(ctx: TFNodeContext):
     data = ctx.input(0)
-    bias = _per_channel(ctx, ctx.input(1), data.rank, ctx.is_nhwc())
-    return ctx.op("Add", data, bias, auto_broadcast="numpy")
+    bias = unsqueeze_to_channel_axis(ctx.graph, ctx.input(1), data.rank, _channel_axis(ctx, data),
+                                     f"{ctx.name}/per_channel", f"{ctx.name}/const")
+    return binary(ctx.graph, "Add", data, bias, name=ctx.name)
 
 
 @registry.register("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
 def fused_batch_norm(ctx: TFNodeContext):
-    """Inference batch norm as x * k + b, k = scale / sqrt(var + eps), b = offset - mean * k;
-    k and b are computed by ops on the constants, so constant folding leaves two constants."""
+    """The shared scale-and-shift decomposition over the layout's channel axis; the batch
+    statistics outputs pass the moving ones on (inference)."""
     if ctx.attr("is_training", False):
         raise ctx.error("is_training=True: freeze the model in inference mode")
     data, scale, offset, mean, variance = (ctx.input(i) for i in range(5))
-    g = ctx.graph
-    epsilon = g.const(np.array(ctx.attr("epsilon", 1e-3), dtype=to_numpy(variance.element_type)),
-                      name=f"{ctx.name}/epsilon")
-    root = g.op("Sqrt", g.op("Add", variance, epsilon, auto_broadcast="numpy",
-                             name=f"{ctx.name}/var_eps"), name=f"{ctx.name}/std")
-    k = g.op("Divide", scale, root, auto_broadcast="numpy", name=f"{ctx.name}/k")
-    shift = g.op("Multiply", mean, k, auto_broadcast="numpy", name=f"{ctx.name}/mean_k")
-    b = g.op("Subtract", offset, shift, auto_broadcast="numpy", name=f"{ctx.name}/b")
-    if k.element_type != data.element_type:
-        k = g.op("Convert", k, destination_type=data.element_type, name=f"{ctx.name}/k_type")
-        b = g.op("Convert", b, destination_type=data.element_type, name=f"{ctx.name}/b_type")
-    nhwc = ctx.is_nhwc()
-    scaled = ctx.aux("Multiply", data, _per_channel(ctx, k, data.rank, nhwc),
-                     auto_broadcast="numpy")
-    result = ctx.op("Add", scaled, _per_channel(ctx, b, data.rank, nhwc), auto_broadcast="numpy")
-    return [result, mean, variance, mean, variance, variance][:6]
+    result = batch_norm_inference(ctx.graph, data, scale, offset, mean, variance,
+                                  epsilon=ctx.attr("epsilon", 1e-3),
+                                  channel_axis=_channel_axis(ctx, data), name=ctx.name,
+                                  renamed=_BATCH_NORM_STEPS, to_channels=unsqueeze_to_channel_axis)
+    return [result, mean, variance, mean, variance, variance]

@@ -62,7 +62,7 @@ def pack(ctx: TFNodeContext):
         axis = normalize_axis(axis, rank + 1)
     elif axis < 0:
         raise ctx.error("a negative axis needs inputs of known rank")
-    parts = [ctx.aux("Unsqueeze", part, ctx.ints([axis])) for part in ctx.inputs]
+    parts = [ctx.helper("Unsqueeze", part, ctx.ints([axis])) for part in ctx.inputs]
     return ctx.op("Concat", *parts, axis=axis)
 
 
