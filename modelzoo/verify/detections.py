@@ -23,14 +23,15 @@ SOURCE_NAMES = ("detection_boxes", "detection_scores", "detection_classes", "num
 REPLACED_PREFIXES = ("detection_", "num_detections", "raw_detection_")
 
 
-def plain(name: str) -> str:
+def _node_name(name: str) -> str:
+    """The node a tensor name belongs to (`detection_boxes:0` -> `detection_boxes`)."""
     return name.split(":")[0]
 
 
 def is_detection_output(names, shape) -> bool:
     """An IR output in DetectionOutput's layout."""
     return len(shape) == 4 and shape[-1] == 7 and shape[0] == 1 and shape[1] == 1 \
-        or any(plain(n) == "detection_out" for n in names)
+        or any(_node_name(n) == "detection_out" for n in names)
 
 
 def source_detection_outputs(reference_outputs) -> dict[str, str] | None:
@@ -38,13 +39,13 @@ def source_detection_outputs(reference_outputs) -> dict[str, str] | None:
     found = {}
     for info in reference_outputs:
         for name in info.names:
-            if plain(name) in SOURCE_NAMES:
-                found[plain(name)] = info.name
+            if _node_name(name) in SOURCE_NAMES:
+                found[_node_name(name)] = info.name
     return found if len(found) == len(SOURCE_NAMES) else None
 
 
 def replaced(info) -> bool:
-    return any(plain(n).startswith(REPLACED_PREFIXES) for n in info.names)
+    return any(_node_name(n).startswith(REPLACED_PREFIXES) for n in info.names)
 
 
 def ir_detections(rows) -> list[tuple[int, float, tuple[float, float, float, float]]]:
