@@ -84,4 +84,5 @@ def _input_shapes(node: Node) -> list:
 from . import basic, elementwise, convolution, pooling, reduction, shape_ops, linear  # noqa: E402,F401
 from . import activation, data_movement  # noqa: E402,F401
 from . import strided_slice  # noqa: E402,F401
+from . import logical, numeric, selection  # noqa: E402,F401
 from . import detection  # noqa: E402,F401

@@ -1,4 +1,5 @@
-"""Activations beyond the plain unary ones: PRelu, HardSigmoid, HSwish, SoftPlus, Erf, and LRN."""
+"""Activations beyond the plain unary ones: PRelu, HardSigmoid, HSwish, SoftPlus, Erf, LRN,
+Selu, Swish, Mish, SoftSign, Gelu and LogSoftmax."""
 import math
 
 import numpy as np
@@ -55,3 +56,52 @@ class LRN(Unary):
         window = sum(squared[:, i:i + x.shape[1]] for i in range(size))
         scale = (a["bias"] + a["alpha"] / size * window) ** a["beta"]
         return [(x / scale).astype(x.dtype)]
+
+
+@register
+class Selu(Unary):
+    """Selu-1: lambda * x for x > 0, else lambda * alpha * (exp(x) - 1); alpha and lambda are
+    scalar inputs."""
+
+    type = "Selu"
+
+    @staticmethod
+    def evaluate(node, values):
+        x, alpha, lambda_ = values
+        return [(lambda_ * np.where(x > 0, x, alpha * (np.exp(x) - 1))).astype(x.dtype)]
+
+
+@register
+class Swish(Unary):
+    """Swish-4: x * sigmoid(beta * x), beta an optional scalar input (1 without it)."""
+
+    type = "Swish"
+    version = "opset4"
+
+    @staticmethod
+    def evaluate(node, values):
+        x = values[0]
+        beta = values[1] if len(values) > 1 else 1.0
+        return [(x / (1 + np.exp(-beta * x))).astype(x.dtype)]
+
+
+def _gelu(node, x):
+    """Gelu-7 with approximation_mode ERF (exact) or TANH."""
+    if node.attrs["approximation_mode"] == "TANH":
+        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
+        return 0.5 * x * (1 + np.tanh(inner))
+    return 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+
+
+Mish = unary("Mish", lambda n, x: x * np.tanh(np.logaddexp(0, x)), version="opset4")
+SoftSign = unary("SoftSign", lambda n, x: x / (1 + np.abs(x)), version="opset9")
+Gelu = unary("Gelu", _gelu, attributes=("approximation_mode",), version="opset7")
+
+
+def _log_softmax(node, x):
+    axis = node.attrs["axis"]
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+LogSoftmax = unary("LogSoftmax", _log_softmax, attributes=("axis",), version="opset5")

@@ -12,10 +12,21 @@ from ...graph import Graph, Output
 UNARY_OPS = frozenset({
     "Abs", "Ceiling", "Erf", "Exp", "Floor", "HSwish", "Log", "Negative", "ReLU", "Sigmoid",
     "SoftPlus", "Sqrt", "Tanh",
+    # trigonometric and hyperbolic functions, and further maps
+    "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Cos", "Cosh", "Sin", "Sinh", "Tan",
+    "Mish", "Sign", "SoftSign",
+    # on booleans and bits
+    "BitwiseNot", "LogicalNot",
 })
 BINARY_OPS = frozenset({
     "Add", "Divide", "Equal", "Greater", "Less", "Maximum", "Minimum", "Multiply", "Power",
     "SquaredDifference", "Subtract",
+    # remainders: Mod truncates (C's fmod), FloorMod floors (Python's %)
+    "FloorMod", "Mod",
+    # comparisons and logic, with boolean results
+    "GreaterEqual", "LessEqual", "LogicalAnd", "LogicalOr", "LogicalXor",
+    # on the bits of integers
+    "BitwiseAnd", "BitwiseLeftShift", "BitwiseOr", "BitwiseRightShift", "BitwiseXor",
 })
 
 
@@ -32,3 +43,9 @@ def binary(graph: Graph, op: str, a: Output, b: Output, name: str, **attrs: Any)
     if op not in BINARY_OPS:
         raise InternalError(f"{op!r} is not an element-wise binary OpenVINO op")
     return graph.op(op, a, b, name=name, auto_broadcast="numpy", **attrs)
+
+
+def select(graph: Graph, condition: Output, then: Output, otherwise: Output, name: str) -> Output:
+    """`then` where the boolean `condition` holds, else `otherwise`, the three broadcast
+    numpy-style."""
+    return graph.op("Select", condition, then, otherwise, name=name, auto_broadcast="numpy")

@@ -8,3 +8,4 @@ registry = HandlerRegistry("ONNX")
 # Importing the modules registers their handlers.
 from . import (activation, conv, elementwise, linear, normalization,  # noqa: E402,F401
                pool, reduce, shape, tensor)
+from . import activation_more, axis_activation, logical, numeric  # noqa: E402,F401
