@@ -35,13 +35,23 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+def _file_mode() -> int:
+    """The mode `open()` would give a new file under the process's umask (mkstemp's temporary
+    is private, 0600, and would stay so after the rename)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
-    """Yield a binary file that becomes `path` only if the block finishes without an error."""
+    """Yield a binary file that becomes `path` only if the block finishes without an error;
+    it gets the permissions an ordinary new file would."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=TEMP_SUFFIX, dir=final.parent)
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()

@@ -219,3 +219,17 @@ def test_a_partial_check_reads_only_the_files_asked_for(tmp_path: Path) -> None:
     assert len(calls) == 1
     cache.store_tree("prepared", KEY, build_counter(calls))
     assert len(calls) == 2 and (folder / "b.json").read_text() == "{}"
+
+
+def test_atomic_writes_get_the_permissions_of_an_ordinary_new_file(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from modelzoo.fsutil import atomic_write_bytes
+
+    previous = os.umask(0o027)
+    try:
+        atomic_write_bytes(tmp_path / "out.bin", b"data")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "out.bin").stat().st_mode) == 0o640

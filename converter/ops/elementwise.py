@@ -16,9 +16,12 @@ class _Binary(OpSpec):
         return [(broadcast(a.shape, b.shape), element_type)]
 
 
-def _binary(name, fn, boolean_result=False):
+def binary(name, fn, boolean_result=False, version="opset1"):
+    """Register a two-input op with numpy broadcasting computed by `fn(a, b)`; its result has
+    the first input's type, or boolean."""
     cls = type(name, (_Binary,), {
         "type": name,
+        "version": version,
         "boolean_result": boolean_result,
         "evaluate": staticmethod(lambda node, v: [np.asarray(fn(v[0], v[1])).astype(
             np.bool_ if boolean_result else v[0].dtype)]),
@@ -26,16 +29,16 @@ def _binary(name, fn, boolean_result=False):
     return register(cls)
 
 
-Add = _binary("Add", np.add)
-Subtract = _binary("Subtract", np.subtract)
-Multiply = _binary("Multiply", np.multiply)
-Maximum = _binary("Maximum", np.maximum)
-Minimum = _binary("Minimum", np.minimum)
-SquaredDifference = _binary("SquaredDifference", lambda a, b: (a - b) ** 2)
-Power = _binary("Power", np.power)
-Equal = _binary("Equal", np.equal, boolean_result=True)
-Less = _binary("Less", np.less, boolean_result=True)
-Greater = _binary("Greater", np.greater, boolean_result=True)
+Add = binary("Add", np.add)
+Subtract = binary("Subtract", np.subtract)
+Multiply = binary("Multiply", np.multiply)
+Maximum = binary("Maximum", np.maximum)
+Minimum = binary("Minimum", np.minimum)
+SquaredDifference = binary("SquaredDifference", lambda a, b: (a - b) ** 2)
+Power = binary("Power", np.power)
+Equal = binary("Equal", np.equal, boolean_result=True)
+Less = binary("Less", np.less, boolean_result=True)
+Greater = binary("Greater", np.greater, boolean_result=True)
 
 
 @register

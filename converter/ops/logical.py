@@ -4,54 +4,26 @@ import numpy as np
 
 from . import OpSpec, register
 from ._shapes import broadcast
-from .elementwise import _Binary, Unary
+from .elementwise import binary, unary
 
 
-def _binary(name, fn, boolean_result=False, version="opset1"):
-    """Register a two-input op with numpy broadcasting computed by `fn(a, b)`."""
-    cls = type(name, (_Binary,), {
-        "type": name,
-        "version": version,
-        "boolean_result": boolean_result,
-        "evaluate": staticmethod(lambda node, v: [np.asarray(fn(v[0], v[1])).astype(
-            np.bool_ if boolean_result else v[0].dtype)]),
-    })
-    return register(cls)
-
-
-LessEqual = _binary("LessEqual", np.less_equal, boolean_result=True)
-GreaterEqual = _binary("GreaterEqual", np.greater_equal, boolean_result=True)
-LogicalAnd = _binary("LogicalAnd", np.logical_and, boolean_result=True)
-LogicalOr = _binary("LogicalOr", np.logical_or, boolean_result=True)
-LogicalXor = _binary("LogicalXor", np.logical_xor, boolean_result=True, version="opset2")
-BitwiseAnd = _binary("BitwiseAnd", np.bitwise_and, version="opset13")
-BitwiseOr = _binary("BitwiseOr", np.bitwise_or, version="opset13")
-BitwiseXor = _binary("BitwiseXor", np.bitwise_xor, version="opset13")
-BitwiseLeftShift = _binary("BitwiseLeftShift", lambda a, b: np.left_shift(a, b.astype(a.dtype)),
+LessEqual = binary("LessEqual", np.less_equal, boolean_result=True)
+GreaterEqual = binary("GreaterEqual", np.greater_equal, boolean_result=True)
+LogicalAnd = binary("LogicalAnd", np.logical_and, boolean_result=True)
+LogicalOr = binary("LogicalOr", np.logical_or, boolean_result=True)
+LogicalXor = binary("LogicalXor", np.logical_xor, boolean_result=True, version="opset2")
+BitwiseAnd = binary("BitwiseAnd", np.bitwise_and, version="opset13")
+BitwiseOr = binary("BitwiseOr", np.bitwise_or, version="opset13")
+BitwiseXor = binary("BitwiseXor", np.bitwise_xor, version="opset13")
+BitwiseLeftShift = binary("BitwiseLeftShift", lambda a, b: np.left_shift(a, b.astype(a.dtype)),
                            version="opset15")
-BitwiseRightShift = _binary("BitwiseRightShift",
+BitwiseRightShift = binary("BitwiseRightShift",
                             lambda a, b: np.right_shift(a, b.astype(a.dtype)), version="opset15")
 
 
-@register
-class LogicalNot(Unary):
-    type = "LogicalNot"
-
-    @staticmethod
-    def evaluate(node, values):
-        return [np.logical_not(values[0])]
-
-
-@register
-class BitwiseNot(Unary):
-    """BitwiseNot-13: every bit inverted; on booleans, logical negation."""
-
-    type = "BitwiseNot"
-    version = "opset13"
-
-    @staticmethod
-    def evaluate(node, values):
-        return [np.invert(values[0])]
+LogicalNot = unary("LogicalNot", lambda n, x: np.logical_not(x))
+# BitwiseNot-13: every bit inverted; on booleans, logical negation.
+BitwiseNot = unary("BitwiseNot", lambda n, x: np.invert(x), version="opset13")
 
 
 class _Classifier(OpSpec):

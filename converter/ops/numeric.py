@@ -2,8 +2,7 @@
 and the two remainders (Mod truncates as C's fmod does, FloorMod floors as Python's %)."""
 import numpy as np
 
-from . import register
-from .elementwise import _Binary, unary
+from .elementwise import binary, unary
 
 Sin = unary("Sin", lambda n, x: np.sin(x))
 Cos = unary("Cos", lambda n, x: np.cos(x))
@@ -29,27 +28,15 @@ def _round(node, x):
 Round = unary("Round", _round, attributes=("mode",), version="opset5")
 
 
-@register
-class Mod(_Binary):
-    """Mod-1: the remainder of truncated division; its sign is the dividend's."""
-
-    type = "Mod"
-
-    @staticmethod
-    def evaluate(node, values):
-        a, b = values
-        with np.errstate(invalid="ignore", divide="ignore"):  # x % 0 is NaN for floats
-            return [np.fmod(a, b).astype(a.dtype)]
+def _remainder(fn):
+    """`fn` with a float x % 0 giving NaN quietly, as the ops define it."""
+    def remainder(a, b):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return fn(a, b)
+    return remainder
 
 
-@register
-class FloorMod(_Binary):
-    """FloorMod-1: the remainder of floored division; its sign is the divisor's."""
-
-    type = "FloorMod"
-
-    @staticmethod
-    def evaluate(node, values):
-        a, b = values
-        with np.errstate(invalid="ignore", divide="ignore"):  # x % 0 is NaN for floats
-            return [np.mod(a, b).astype(a.dtype)]
+# Mod-1: the remainder of truncated division, with the dividend's sign.
+Mod = binary("Mod", _remainder(np.fmod))
+# FloorMod-1: the remainder of floored division, with the divisor's sign.
+FloorMod = binary("FloorMod", _remainder(np.mod))

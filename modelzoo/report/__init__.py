@@ -33,19 +33,7 @@ def write_report(manifest: str | Path) -> Path:
 
 
 def _publish(path: Path, content: str | bytes) -> None:
-    """Write a file atomically (a temporary beside it, renamed over it), readable by all: a
-    report is meant to be served or archived as it is."""
-    import os
-    import tempfile
+    """Write a file atomically, readable as any new file (a report is served or archived)."""
+    from ..fsutil import atomic_write_bytes
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = content.encode() if isinstance(content, str) else content
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, content.encode() if isinstance(content, str) else content)

@@ -97,9 +97,21 @@ def _text(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def _e(value) -> str:
+    return escape(str(value))
+
+
+def _table_row(*cells: str) -> str:
+    """One `<tr>` of cells already in HTML."""
+    return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def _types(item: dict) -> str:
+    return f"{_e(item.get('source_element_type'))} / {_e(item.get('ir_element_type'))}"
+
+
 def _ports(title: str, ports) -> str:
-    rows = "".join(f"<tr><td>{escape(p.name)}</td><td>{escape(p.element_type)}</td>"
-                   f"<td>{escape(str(p.shape))}</td></tr>" for p in ports)
+    rows = "".join(_table_row(escape(p.name), escape(p.element_type), _e(p.shape)) for p in ports)
     return (f"<h4>{title} (IR)</h4><table><tr><th>name</th><th>element type</th><th>shape</th>"
             f"</tr>{rows}</table>")
 
@@ -108,16 +120,14 @@ def _verify_section(report: dict | None) -> str:
     if not report:
         return '<p class="muted">no verify.json</p>'
     inputs = "".join(
-        f"<tr><td>{escape(str(i.get('name')))}</td><td>{escape(str(i.get('shape')))}</td>"
-        f"<td>{escape(str(i.get('source_element_type')))} / {escape(str(i.get('ir_element_type')))}</td>"
-        f"<td>{escape(str(i.get('kind')))}</td><td>[{i.get('low')}, {i.get('high')}]</td>"
-        f"<td><code>{escape(_text(i.get('preprocessing')))}</code></td></tr>"
+        _table_row(_e(i.get("name")), _e(i.get("shape")), _types(i), _e(i.get("kind")),
+                   f"[{i.get('low')}, {i.get('high')}]",
+                   f"<code>{escape(_text(i.get('preprocessing')))}</code>")
         for i in report.get("inputs", []))
     outputs = "".join(
-        f"<tr><td>{escape(str(o.get('name')))}</td><td>{escape(str(o.get('shape')))}</td>"
-        f"<td>{escape(str(o.get('source_element_type')))} / {escape(str(o.get('ir_element_type')))}</td>"
-        f"<td>{escape(str(o.get('max_abs_error')))}</td><td>{escape(str(o.get('max_rel_error')))}</td>"
-        f"<td>{'passed' if o.get('passed') else 'FAILED'} {escape(o.get('problem') or '')}</td></tr>"
+        _table_row(_e(o.get("name")), _e(o.get("shape")), _types(o), _e(o.get("max_abs_error")),
+                   _e(o.get("max_rel_error")),
+                   f"{'passed' if o.get('passed') else 'FAILED'} {escape(o.get('problem') or '')}")
         for o in report.get("outputs", []))
     reference = report.get("reference") or {}
     return (f"<p>{'passed' if report.get('passed') else '<b>failed</b>'}; tolerance "
