@@ -174,8 +174,8 @@ def raw_tensor(array: np.ndarray, element_type):
     if element_type.get_type_name() in SUBBYTE:
         packed = pack_nibbles(array.view(np.uint8).ravel())
     else:
-        packed = np.ascontiguousarray(array).view(np.uint8).ravel()
-    target = tensor.data.view(np.uint8).reshape(-1)
+        packed = np.ascontiguousarray(array.reshape(-1)).view(np.uint8)
+    target = tensor.data.reshape(-1).view(np.uint8)
     if target.size != packed.size:
         raise TypeError(f"cannot feed {array.dtype} to an input of {element_type}")
     target[:] = packed

@@ -70,7 +70,7 @@ def write_onnx(path: Path, node, input_shape, output_shape, initializers=None) -
 def unsupported_model(tmp_path: Path) -> Path:
     from onnx import helper
 
-    return write_onnx(tmp_path / "det.onnx", helper.make_node("Det", ["x"], ["y"], name="the_det"),
+    return write_onnx(tmp_path / "decoder.onnx", helper.make_node("ImageDecoder", ["x"], ["y"], name="the_decoder"),
                       [1, 4], [1, 4])
 
 
@@ -127,7 +127,7 @@ def test_an_unsupported_op_stays_a_user_error(tmp_path):
     error = user_error(model, tmp_path)
     assert isinstance(error, UnsupportedOpsError)
     assert error.stage == "frontend onnx" and error.model == str(model)
-    assert "the_det" in str(error) and str(model) in str(error)
+    assert "the_decoder" in str(error) and "ImageDecoder" in str(error) and str(model) in str(error)
 
 
 def test_a_shape_mismatch_the_model_declares_stays_a_user_error(tmp_path):
@@ -309,7 +309,7 @@ def test_the_cli_reports_a_user_error_with_exit_1_and_no_traceback(tmp_path):
     run = run_cli("--input_model", str(model), "--output_dir", str(tmp_path / "out"))
     assert run.returncode == 1, run.stderr
     assert run.stderr.startswith(f"[ ERROR ] {model}, frontend onnx: ")
-    assert "the_det" in run.stderr and BUG not in run.stderr and "Traceback" not in run.stderr
+    assert "the_decoder" in run.stderr and BUG not in run.stderr and "Traceback" not in run.stderr
 
 
 def test_the_cli_shows_the_traceback_at_debug_level(tmp_path, onnx_model):

@@ -57,3 +57,35 @@ def test_a_constant_varying_along_space_is_left_alone():
     y = g.op("Multiply", y, g.const(np.arange(4, dtype=np.float32).reshape(1, 1, 1, 4)), auto_broadcast="numpy")
     g.result(y, "y")
     assert fuse_linear_into_conv.run(g) == 0
+
+
+def test_weights_two_convolutions_share_are_copied_not_scaled_in_place(tmp_path):
+    """Scaling in place (which keeps a model's weights in memory once) is only for weights that
+    the fused convolution alone reads."""
+    rng = np.random.default_rng(3)
+    g = Graph("shared")
+    x = g.parameter("x", (1, 4, 8, 8), "f32")
+    w = g.const(rng.standard_normal((6, 4, 3, 3)).astype(np.float32))
+    original = w.value.copy()
+    scaled = g.op("Multiply", g.op("Convolution", x, w, **conv_attrs()),
+                  g.const(rng.uniform(0.5, 2, (1, 6, 1, 1)).astype(np.float32)),
+                  auto_broadcast="numpy")
+    g.result(scaled, "scaled")
+    g.result(g.op("Convolution", x, w, **conv_attrs()), "plain")
+    before = snapshot(g)
+    assert fuse_linear_into_conv.run(g) == 1
+    np.testing.assert_array_equal(w.value, original)
+    feeds = {"x": rng_input((1, 4, 8, 8))}
+    expected = run_graph(before, tmp_path / "before", feeds)
+    actual = run_graph(g, tmp_path / "after", feeds)
+    for name in ("scaled", "plain"):
+        np.testing.assert_allclose(actual[name], expected[name], rtol=1e-5, atol=1e-5)
+
+
+def test_weights_only_the_fused_convolution_reads_are_scaled_in_place():
+    graph = conv_bn_graph()
+    [conv] = [n for n in graph.nodes() if n.op == "Convolution"]
+    weights_node = conv.inputs[1].node
+    fuse_linear_into_conv.run(graph)
+    [fused] = [n for n in graph.nodes() if n.op == "Convolution"]
+    assert fused.inputs[1].node is weights_node

@@ -49,7 +49,7 @@ def mismatched_onnx() -> bytes:
 def unsupported_onnx() -> bytes:
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("Det", ["x"], ["y"], name="the_det")], "g",
+    graph = helper.make_graph([helper.make_node("ImageDecoder", ["x"], ["y"], name="the_decoder")], "g",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
@@ -99,7 +99,7 @@ EXPECTED = {
     "abs-symlink": "link",
     "no-model": "holds no ONNX file",
     "corrupt-model": "model.onnx",
-    "unsupported-op": "the_det",
+    "unsupported-op": "the_decoder",
     "hard-link-out": "link",
     "bomb": "100000 bytes",
     "onnx-as-tf": "model.pb",

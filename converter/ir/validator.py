@@ -2,7 +2,8 @@
 
 OpenVINO's `read_model` silently re-infers shapes and reports broken files with cryptic
 messages, so this module checks what the reader takes on trust: ids, ports, edges, constants
-against the .bin, and the dims written on ports. Every problem found is listed, each naming the
+against the .bin, and the dims written on ports, and the same inside the bodies of control-flow
+layers (with their port maps and back edges). Every problem found is listed, each naming the
 layer it is about, so one run shows everything that is wrong with a file.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ ELEMENT_BITS = {
     "f64": 64, "f32": 32, "f16": 16, "bf16": 16, "f8e4m3": 8, "f8e5m2": 8,
     "i64": 64, "i32": 32, "i16": 16, "i8": 8, "i4": 4,
     "u64": 64, "u32": 32, "u16": 16, "u8": 8, "u4": 4, "u1": 1, "boolean": 8,
+    "f8e8m0": 8, "f4e2m1": 4,
 }
 
 
@@ -66,12 +68,65 @@ def validate_ir(xml_path: str | os.PathLike, bin_path: str | os.PathLike | None 
     problems: list[str] = []
     if root.get("version") != "11":
         problems.append(f'<net version="{root.get("version")}">: only version 11 is supported')
+    _check_layers_and_edges(root, bin_path, problems, body=False)
+    return problems
+
+
+BODY_TAGS = {"body": "port_map", "then_body": "then_port_map", "else_body": "else_port_map"}
+
+
+def _check_layers_and_edges(root: etree._Element, bin_path: Path, problems: list[str],
+                            body: bool) -> dict[str, _Layer]:
+    """The checks of one graph: the <net>, or a body of a control-flow layer (a body needs
+    no Parameter: an If branch may compute from constants alone)."""
     layers = _read_layers(root, problems)
     edges = _check_edges(root, layers, problems)
-    _check_graph(layers, edges, problems)
+    _check_graph(layers, edges, problems, body)
     _check_constants(layers, bin_path, problems)
     _check_parameters(layers, problems)
-    return problems
+    for layer in layers.values():
+        _check_bodies(layer, bin_path, problems)
+    return layers
+
+
+def _check_bodies(layer: _Layer, bin_path: Path, problems: list[str]) -> None:
+    """Each nested body of `layer` (Loop, TensorIterator, If) as a graph of its own, its port
+    map against the layer's ports and the body's Parameters and Results, its back edges from a
+    Result to a Parameter."""
+    for tag, map_tag in BODY_TAGS.items():
+        element = layer.element.find(tag)
+        if element is None:
+            continue
+        inner: list[str] = []
+        body_layers = _check_layers_and_edges(element, bin_path, inner, body=True)
+        port_map = layer.element.find(map_tag)
+        if port_map is None:
+            inner.append(f"has no <{map_tag}>")
+        else:
+            _check_port_map(layer, port_map, body_layers, inner)
+        for edge in layer.element.iterfind("back_edges/edge"):
+            ends = (body_layers.get(edge.get("from-layer", "")), body_layers.get(edge.get("to-layer", "")))
+            if [e.type if e else None for e in ends] != ["Result", "Parameter"]:
+                inner.append(f"back edge {edge.get('from-layer')} -> {edge.get('to-layer')} does "
+                             f"not lead from a body Result to a body Parameter")
+        problems.extend(f"{layer}, <{tag}>: {p}" for p in inner)
+
+
+def _check_port_map(layer: _Layer, port_map: etree._Element, body_layers: dict[str, _Layer],
+                    problems: list[str]) -> None:
+    for kind, wanted in (("input", "Parameter"), ("output", "Result")):
+        for entry in port_map.iterfind(kind):
+            text = f"<{kind} external_port_id={entry.get('external_port_id')} " \
+                   f"internal_layer_id={entry.get('internal_layer_id')}>"
+            inner = body_layers.get(entry.get("internal_layer_id", ""))
+            if inner is None or inner.type != wanted:
+                problems.append(f"{text}: the internal layer is not a body {wanted}")
+            external = entry.get("external_port_id", "")
+            port = layer.ports.get(int(external)) if external.lstrip("-").isdigit() else None
+            if external != "-1" and (port is None or port.is_input != (kind == "input")):
+                problems.append(f"{text}: the layer has no {kind} port {external}")
+            if external == "-1" and not entry.get("purpose"):
+                problems.append(f"{text}: external port -1 without a purpose")
 
 
 def check_ir(xml_path: str | os.PathLike, bin_path: str | os.PathLike | None = None) -> None:
@@ -185,9 +240,10 @@ def _check_edge_ends(edge: Edge, problems: list[str]) -> None:
                         f"{in_port.precision} at the target")
 
 
-def _check_graph(layers: dict[str, _Layer], edges: list[Edge], problems: list[str]) -> None:
+def _check_graph(layers: dict[str, _Layer], edges: list[Edge], problems: list[str],
+                 body: bool = False) -> None:
     types = [layer.type for layer in layers.values()]
-    for required in ("Parameter", "Result"):
+    for required in ("Result",) if body else ("Parameter", "Result"):
         if required not in types:
             problems.append(f"the model has no {required} layer")
     successors: dict[str, set[str]] = {layer_id: set() for layer_id in layers}

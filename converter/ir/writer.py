@@ -2,7 +2,10 @@
 
 Layers get ids in the graph's topological order, constants are laid out in the .bin in that
 same order with identical blobs stored once, and every attribute is formatted the way OpenVINO's
-own serializer does, so the same graph always gives byte-identical files. A node the writer
+own serializer does, so the same graph always gives byte-identical files. The bodies of
+control-flow layers (Loop, TensorIterator, If: see `converter.ops.control_flow`) are written
+nested in their layer with their own layer ids, after its <port_map> and <back_edges> (If:
+<then_port_map>, <else_port_map>), their constants in the same .bin. A node the writer
 cannot express (an attribute its op does not define, a value with no text form) is an
 InternalError naming the node: the graph it was given is ours.
 """
@@ -20,6 +23,7 @@ from .. import element_types
 from ..errors import InternalError, NodeRef, attributed
 from ..graph import Graph, Node, Shape
 from ..ops import spec
+from .packing import bin_bytes
 
 
 def format_attribute(value: Any) -> str:
@@ -70,15 +74,16 @@ class _BinLayout:
 
 def _layer_data(node: Node, layout: _BinLayout) -> dict[str, str] | None:
     if node.op == "Const":
-        offset, size = layout.place(node.value)
         info = node.outputs[0]
+        offset, size = layout.place(bin_bytes(node.value, info.element_type))
         return {"element_type": info.element_type, "shape": format_attribute(list(node.value.shape)),
                 "offset": str(offset), "size": str(size)}
     if node.op == "Parameter":
         info = node.outputs[0]
         return {"shape": _parameter_shape(info.shape), "element_type": info.element_type}
     op = spec(node.op)
-    unknown = set(node.attrs) - set(op.attributes)
+    body_keys = {key for _, key in getattr(op, "bodies", ())}  # written as nested graphs
+    unknown = set(node.attrs) - set(op.attributes) - body_keys
     if unknown:
         raise InternalError(f"has attributes {sorted(unknown)} that the IR's {node.op} does not "
                             f"define (known: {list(op.attributes)})")
@@ -94,11 +99,20 @@ def _attribute_text(key: str, value: Any) -> str:
 
 
 def build_xml(graph: Graph, rt_info: dict[str, Any] | None = None) -> tuple[etree._Element, _BinLayout]:
-    nodes = graph.nodes()
-    ids = {id(node): i for i, node in enumerate(nodes)}
     layout = _BinLayout()
     net = etree.Element("net", name=graph.name, version="11")
-    layers = etree.SubElement(net, "layers")
+    _write_graph(net, graph, layout)
+    if rt_info:
+        _add_rt_info(etree.SubElement(net, "rt_info"), rt_info)
+    return net, layout
+
+
+def _write_graph(parent: etree._Element, graph: Graph, layout: _BinLayout) -> dict[int, int]:
+    """<layers> and <edges> of `graph` under `parent` (the <net>, or a body of a control-flow
+    layer, whose layer ids start again at 0); returns id(node) -> layer id."""
+    nodes = graph.nodes()
+    ids = {id(node): i for i, node in enumerate(nodes)}
+    layers = etree.SubElement(parent, "layers")
     edges = []
     for node in nodes:
         layer = etree.SubElement(layers, "layer", id=str(ids[id(node)]), name=node.name,
@@ -111,6 +125,11 @@ def build_xml(graph: Graph, rt_info: dict[str, Any] | None = None) -> tuple[etre
             rt = etree.SubElement(layer, "rt_info")
             for key, version in sorted(node.rt_info.items()):
                 etree.SubElement(rt, "attribute", name=key, version=version)
+        bodies = getattr(spec(node.op), "bodies", ())
+        for port_map_tag, body_key in bodies:
+            _write_port_map(layer, port_map_tag, node, node.attrs[body_key])
+        if bodies and len(bodies) == 1:
+            _write_back_edges(layer, node.attrs[bodies[0][1]])
         if node.inputs:
             inputs = etree.SubElement(layer, "input")
             for port, source in enumerate(node.inputs):
@@ -121,13 +140,47 @@ def build_xml(graph: Graph, rt_info: dict[str, Any] | None = None) -> tuple[etre
             outputs = etree.SubElement(layer, "output")
             for index, info in enumerate(node.outputs):
                 _add_port(outputs, len(node.inputs) + index, info.shape, info.element_type, info.names)
-    edge_list = etree.SubElement(net, "edges")
+        for _, body_key in bodies:
+            _write_graph(etree.SubElement(layer, body_key), node.attrs[body_key].graph, layout)
+    edge_list = etree.SubElement(parent, "edges")
     for from_layer, from_port, to_layer, to_port in sorted(edges, key=lambda e: (e[2], e[3])):
         etree.SubElement(edge_list, "edge", {"from-layer": str(from_layer), "from-port": str(from_port),
                                              "to-layer": str(to_layer), "to-port": str(to_port)})
-    if rt_info:
-        _add_rt_info(etree.SubElement(net, "rt_info"), rt_info)
-    return net, layout
+    return ids
+
+
+def _body_layer_ids(body: Any) -> dict[int, int]:
+    """The layer ids the body's nodes get when written (the same order as `_write_graph`)."""
+    return {id(node): i for i, node in enumerate(body.graph.nodes())}
+
+
+def _write_port_map(layer: etree._Element, tag: str, node: Node, body: Any) -> None:
+    """<port_map> (<then_port_map>, <else_port_map>): which op port feeds or reads which body
+    Parameter or Result, and how sliced inputs are cut and outputs concatenated."""
+    ids = _body_layer_ids(body)
+    port_map = etree.SubElement(layer, tag)
+    for kind, ports, key, offset in (("input", body.inputs, "parameter", 0),
+                                     ("output", body.outputs, "result", len(node.inputs))):
+        for port in ports:
+            attrs = {} if port.slicing is None else {
+                k: str(v) for k, v in port.slicing.attributes().items()}
+            attrs["external_port_id"] = str(-1 if port.external is None else port.external + offset)
+            inner = getattr(port, key)
+            if id(inner) not in ids:
+                raise InternalError(f"its body's {kind} port {port.external} names a "
+                                    f"{inner.op} that is not in the body", node=NodeRef(node.op, node.name))
+            attrs["internal_layer_id"] = str(ids[id(inner)])
+            if port.purpose:
+                attrs["purpose"] = port.purpose
+            etree.SubElement(port_map, kind, attrs)
+
+
+def _write_back_edges(layer: etree._Element, body: Any) -> None:
+    ids = _body_layer_ids(body)
+    back_edges = etree.SubElement(layer, "back_edges")
+    for result, parameter in body.back_edges:
+        etree.SubElement(back_edges, "edge", {"from-layer": str(ids[id(result)]),
+                                              "to-layer": str(ids[id(parameter)])})
 
 
 def _add_rt_info(parent: etree._Element, info: dict[str, Any]) -> None:

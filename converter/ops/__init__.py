@@ -38,6 +38,14 @@ class OpSpec:
         return cls.evaluate(node, [s.node.value for s in node.inputs])
 
 
+class ShapedLikeInput(OpSpec):
+    """An op whose one output has its first input's shape and element type."""
+
+    @staticmethod
+    def infer(node: Node) -> OutputTypes:
+        return [(node.inputs[0].shape, node.inputs[0].element_type)]
+
+
 OPS: dict[str, type[OpSpec]] = {}
 
 
@@ -86,3 +94,6 @@ from . import activation, data_movement  # noqa: E402,F401
 from . import strided_slice  # noqa: E402,F401
 from . import logical, numeric, selection  # noqa: E402,F401
 from . import detection  # noqa: E402,F401
+# The families added for the ONNX conformance suite.
+from . import quantization, normalization, sorting, attention, gather_scatter  # noqa: E402,F401
+from . import tensor_more, resize, sampling, signal, nms, recurrent, control_flow  # noqa: E402,F401

@@ -94,9 +94,13 @@ class VariadicSplit(OpSpec):
     def infer(cls, node):
         data, axis, split_lengths = node.inputs
         axis_value, lengths = const_ints(axis), const_ints(split_lengths)
-        if lengths is None:
+        if lengths is None:  # run-time lengths: the split axis becomes dynamic
             count = split_lengths.shape[0] if split_lengths.shape else 1
-            return [(None, data.element_type)] * count
+            if data.shape is None or axis_value is None:
+                return [(None, data.element_type)] * count
+            a = normalize_axis(axis_value[0], len(data.shape))
+            shape = tuple(-1 if i == a else d for i, d in enumerate(data.shape))
+            return [(shape, data.element_type)] * count
         if data.shape is None or axis_value is None:
             return [(None, data.element_type)] * len(lengths)
         a = normalize_axis(axis_value[0], len(data.shape))

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ._shapes import broadcast
-from . import OpSpec, register
+from . import OpSpec, ShapedLikeInput, register
 
 
 class _Binary(OpSpec):
@@ -59,12 +59,8 @@ class Divide(_Binary):
         return [(np.trunc(a / b)).astype(a.dtype)]
 
 
-class Unary(OpSpec):
-    """An op whose one output has its first input's shape and type."""
-
-    @staticmethod
-    def infer(node):
-        return [(node.inputs[0].shape, node.inputs[0].element_type)]
+class Unary(ShapedLikeInput):
+    """An element-wise op of one input (more inputs are scalars or parameters)."""
 
 
 def unary(name, fn, attributes=(), version="opset1"):

@@ -31,7 +31,7 @@ class Reshape(OpSpec):
 def resolve_reshape(shape, pattern, special_zero):
     """The output shape of Reshape: 0 copies an input dim (with special_zero), -1 is inferred."""
     out = [shape[i] if (v == 0 and special_zero and shape is not None) else v for i, v in enumerate(pattern)]
-    if out.count(-1) > 1:
+    if list(pattern).count(-1) > 1:  # a 0 copying a dynamic dim is no second -1
         raise ValueError(f"reshape pattern {pattern} has more than one -1")
     if -1 in out and shape is not None and -1 not in shape:
         known = int(np.prod([d for d in out if d != -1]))
@@ -55,7 +55,13 @@ class Squeeze(OpSpec):
             return [(None, data.element_type)]
         if len(node.inputs) == 1:
             return [(tuple(d for d in data.shape if d != 1), data.element_type)]
-        axes = {normalize_axis(a, len(data.shape)) for a in const_ints(node.inputs[1])}
+        values = const_ints(node.inputs[1])
+        if values is None:  # run-time axes: their count gives the rank when it is known
+            count = node.inputs[1].shape
+            if count is None or len(count) > 1 or -1 in count:
+                return [(None, data.element_type)]
+            return [((-1,) * (len(data.shape) - (count[0] if count else 1)), data.element_type)]
+        axes = {normalize_axis(a, len(data.shape)) for a in values}
         return [(tuple(d for i, d in enumerate(data.shape) if i not in axes), data.element_type)]
 
     @staticmethod
@@ -95,6 +101,8 @@ class Transpose(OpSpec):
     def infer(node):
         data, order = node.inputs
         perm = const_ints(order)
+        if data.shape is not None and perm is None:  # a run-time order keeps the rank
+            return [((-1,) * len(data.shape), data.element_type)]
         if data.shape is None or perm is None:
             return [(None, data.element_type)]
         if not perm:
@@ -155,7 +163,10 @@ class Gather(OpSpec):
 
 @register
 class Pad(OpSpec):
+    """Pad-12: negative pads crop."""
+
     type = "Pad"
+    version = "opset12"
     attributes = ("pad_mode",)
 
     @staticmethod
@@ -171,7 +182,10 @@ class Pad(OpSpec):
     def evaluate(node, values):
         data, begin, end = values[:3]
         mode = node.attrs.get("pad_mode", "constant")
-        widths = list(zip(np.ravel(begin), np.ravel(end)))
+        crop = tuple(slice(max(-int(b), 0), d - max(-int(e), 0))
+                     for d, b, e in zip(data.shape, np.ravel(begin), np.ravel(end)))
+        data = data[crop]
+        widths = [(max(int(b), 0), max(int(e), 0)) for b, e in zip(np.ravel(begin), np.ravel(end))]
         if mode == "constant":
             fill = values[3].item() if len(values) > 3 else 0
             return [np.pad(data, widths, mode="constant", constant_values=fill)]

@@ -69,16 +69,17 @@ def _fuse_sweep(graph: Graph) -> int:
         rank = len(node.outputs[0].shape)
         if rank < 2 or channel_vector(outer_const, rank) is None:
             continue
-        fused = _rewrite(graph, node, inner, outer_const, rank)
+        fused = _rewrite(graph, node, inner, outer_const, rank, uses)
         if fused is not None:
             sweep.replace(node.output(), fused)
             rewrites += 1
     return rewrites
 
 
-def _rewrite(graph: Graph, node: Node, inner: Node, outer: Output, rank: int) -> Output | None:
+def _rewrite(graph: Graph, node: Node, inner: Node, outer: Output, rank: int,
+             uses: dict[int, list]) -> Output | None:
     if node.op == "Multiply" and inner.op in CONVOLUTIONS:
-        return _scale_weights(graph, node, inner, channel_vector(outer, rank))
+        return _scale_weights(graph, inner, channel_vector(outer, rank), uses)
     if inner.op not in ("Add", "Multiply"):
         return None
     inner_operands = _operands(inner)
@@ -101,8 +102,10 @@ def _rewrite(graph: Graph, node: Node, inner: Node, outer: Output, rank: int) ->
     return result
 
 
-def _scale_weights(graph: Graph, node: Node, conv: Node, scale: np.ndarray) -> Output | None:
-    weights = conv.inputs[1].value
+def _scale_weights(graph: Graph, conv: Node, scale: np.ndarray,
+                   uses: dict[int, list]) -> Output | None:
+    weights_out = conv.inputs[1]
+    weights = weights_out.value
     if weights is None:
         return None
     if conv.op == "Convolution":
@@ -112,5 +115,18 @@ def _scale_weights(graph: Graph, node: Node, conv: Node, scale: np.ndarray) -> O
         groups, per_group = weights.shape[:2]
         factor = np.broadcast_to(scale, (groups * per_group,)).reshape(
             (groups, per_group) + (1,) * (weights.ndim - 2))
-    new_weights = graph.const((weights * factor).astype(weights.dtype), name=conv.inputs[1].node.name)
-    return graph.add(conv.op, [conv.inputs[0], new_weights], conv.attrs, name=conv.name).output()
+    return graph.add(conv.op, [conv.inputs[0], _scaled(graph, weights_out, factor, uses)],
+                     conv.attrs, name=conv.name).output()
+
+
+def _scaled(graph: Graph, weights_out: Output, factor: np.ndarray,
+            uses: dict[int, list]) -> Output:
+    """The weights times `factor`. Weights only this convolution reads are scaled in place, so
+    that a model's weights are not held twice while the pass runs (the sweep keeps every node
+    it started with alive until it ends); shared ones are copied."""
+    weights = weights_out.value
+    product = (weights * factor).astype(weights.dtype, copy=False)
+    if len(uses.get(id(weights_out.node), [])) == 1 and weights.flags.writeable:
+        weights[...] = product
+        return weights_out
+    return graph.const(product, name=weights_out.node.name)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from ...errors import InternalError
 from ...graph import Graph, Output
 
-REDUCTION_OPS = frozenset({"ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum"})
+REDUCTION_OPS = frozenset({"ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum",
+                           "ReduceL1", "ReduceL2"})
 
 
 def reduce(graph: Graph, op: str, data: Output, axes: Output, keep_dims: bool,

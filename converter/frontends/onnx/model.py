@@ -10,6 +10,7 @@ from onnx import numpy_helper
 from ...element_types import from_numpy
 from ...errors import ModelLoadError, UserInputError
 from ...graph import Shape
+from .weights import external_array, load_model
 
 DEFAULT_DOMAINS = ("", "ai.onnx")
 
@@ -22,7 +23,7 @@ def read_model(path: str | None) -> onnx.ModelProto:
     if not file.is_file():
         raise ModelLoadError(f"{file}: no such file; check the --input_model path")
     try:
-        model = onnx.load(str(file))
+        model = load_model(file)
     except Exception as exc:  # protobuf DecodeError, missing external data, OS errors...
         raise ModelLoadError(
             f"{file}: cannot be read as an ONNX model ({type(exc).__name__}: {exc}); the file "
@@ -35,9 +36,13 @@ def read_model(path: str | None) -> onnx.ModelProto:
 
 
 def default_opset(model: onnx.ModelProto, path: str) -> int:
+    """The model's ai.onnx opset; 1 for a model whose nodes all lie in other domains (only
+    ai.onnx.ml or ai.onnx.preview.training ops), which need not import the default one."""
     for entry in model.opset_import:
         if entry.domain in DEFAULT_DOMAINS:
             return int(entry.version)
+    if all(node.domain not in DEFAULT_DOMAINS for node in model.graph.node):
+        return 1
     raise ModelLoadError(f"{path}: the model imports no default-domain (ai.onnx) opset")
 
 
@@ -71,8 +76,11 @@ def tensor_value(tensor: onnx.TensorProto) -> np.ndarray:
     """A TensorProto as a numpy array of a dtype the IR can hold."""
     element_type(tensor.data_type, f"tensor {tensor.name!r}")
     try:
-        array = numpy_helper.to_array(tensor)
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:  # dims disagree with the data
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            array = external_array(tensor)
+        else:
+            array = numpy_helper.to_array(tensor)
+    except (ValueError, TypeError, KeyError, OverflowError, OSError) as exc:  # dims disagree with the data
         raise ModelLoadError(f"tensor {tensor.name!r} is malformed ({exc}); the model file is "
                              "corrupt, export or download it again") from None
     return array if array.flags.c_contiguous else array.copy()

@@ -5,14 +5,14 @@ import numpy as np
 import onnx
 
 from ...element_types import to_numpy
-from ...errors import UserInputError, attributed
+from ...errors import NodeRef, UserInputError, attributed
 from ...graph import Graph, Node, Output
 from ...options import ConversionOptions
 from ..common import input_overrides
-from .context import OnnxNodeContext
 from .handlers import registry
-from .model import (DEFAULT_DOMAINS, decode_attribute, tensor_value, value_info_shape,
-                    value_info_type)
+from .model import (DEFAULT_DOMAINS, decode_attribute, value_info_shape, value_info_type)
+from .subgraphs import ControlFlowContext, Scope, outer_names, subgraph_nodes
+from .values import OptionalValue, SequenceValue, Value, kind_of
 
 STAGE = "frontend onnx"
 
@@ -35,7 +35,8 @@ class OnnxTranslator:
         self.graph = Graph(model.graph.name or "model")
         self.graph.source_layout = "NCHW"
         self.initializers = {t.name: t for t in model.graph.initializer}
-        self.tensors: dict[str, Output] = {}
+        self.scope = Scope(self.graph, self.initializers)  # the model's names
+        self.tensors = self.scope.values
         self.memo: dict[int, tuple[Node, list | None]] = {}
 
     # -- what to translate ------------------------------------------------------------------
@@ -62,15 +63,17 @@ class OnnxTranslator:
             index = stack.pop()
             if index not in keep:
                 keep.add(index)
-                stack.extend(producer[i] for i in nodes[index].input if i in producer)
+                stack.extend(producer[i] for i in outer_names(nodes[index]) if i in producer)
         return [n for i, n in enumerate(nodes) if i in keep]
 
     # -- building ---------------------------------------------------------------------------
     def add_inputs(self, nodes: list[onnx.NodeProto], outputs: list[str]) -> None:
-        used = {i for n in nodes for i in n.input} | set(outputs)
+        used = {i for n in nodes for i in outer_names(n)} | set(outputs)
         inputs = [i for i in self.model.graph.input if i.name not in self.initializers]
         if self.options.output:
             inputs = [i for i in inputs if i.name in used]
+        for info in inputs:
+            self.check_tensor_input(info, nodes)
         shapes = input_overrides([(i.name, value_info_shape(i)) for i in inputs], self.options)
         frozen = {cut.name: cut.value for cut in self.options.input if cut.value is not None}
         for info in inputs:
@@ -82,6 +85,22 @@ class OnnxTranslator:
                 self.tensors[info.name] = self.graph.parameter(info.name, shapes[info.name],
                                                                element_type)
 
+    def check_tensor_input(self, info: onnx.ValueInfoProto, nodes: list[onnx.NodeProto]) -> None:
+        """A model input OpenVINO IR cannot hold (a sequence, an optional, a map, strings) is an
+        error naming the node that reads it."""
+        kind = info.type.WhichOneof("value")
+        is_string = kind == "tensor_type" and \
+            info.type.tensor_type.elem_type == onnx.TensorProto.STRING
+        if kind == "tensor_type" and not is_string:
+            return
+        what = "a string tensor" if is_string else {
+            "sequence_type": "a sequence", "optional_type": "an optional",
+            "map_type": "a map"}.get(kind, f"a {kind}")
+        reader = next((n for n in nodes if info.name in outer_names(n)), None)
+        ref = None if reader is None else NodeRef(op_key(reader), node_name(reader))
+        raise UserInputError(f"model input {info.name!r} is {what}, which OpenVINO IR cannot "
+                             f"hold (IR inputs are numeric tensors)", node=ref)
+
     def frozen_input(self, name: str, shape, element_type: str, value) -> Output:
         """`--input name[shape]->[values]`: the input becomes a constant."""
         array = np.asarray(value, dtype=to_numpy(element_type))
@@ -92,32 +111,43 @@ class OnnxTranslator:
             array = array.reshape(shape)
         return self.graph.const(array, name=name)
 
-    def tensor(self, name: str, consumer: str) -> Output | None:
+    def tensor(self, name: str, consumer: str, scope: Scope | None = None) -> Value | None:
         if not name:
             return None
-        if name not in self.tensors and name in self.initializers:
-            self.tensors[name] = self.graph.const(tensor_value(self.initializers[name]), name=name)
-        if name not in self.tensors:
+        value = (scope or self.scope).lookup(name)
+        if value is None:
             raise UserInputError(f"node {consumer!r} reads tensor {name!r}, which nothing "
                                  f"produces (an unused optional output, or a cut input?)")
-        return self.tensors[name]
+        return value
 
-    def translate(self, node: onnx.NodeProto) -> None:
+    def translate(self, node: onnx.NodeProto, scope: Scope | None = None) -> None:
+        """Translate `node` in `scope` (the model's, or a subgraph's being translated)."""
+        scope = scope or self.scope
         name = node_name(node)
-        inputs = [self.tensor(i, name) for i in node.input]
+        inputs = [self.tensor(i, name, scope) for i in node.input]
         attrs = {a.name: decode_attribute(a) for a in node.attribute}
-        ctx = OnnxNodeContext(self.graph, name, node.op_type, inputs, attrs, self.opset,
-                              len(node.output), self.memo)
+        ctx = ControlFlowContext(scope.graph, name, node.op_type, inputs, attrs, self.opset,
+                                 len(node.output), self.memo, translator=self, scope=scope)
         handler = registry.lookup(op_key(node), self.opset)
         with attributed(stage=STAGE, node=ctx.ref, doing="translating it"):
             produced = handler(ctx)
-        produced = [produced] if isinstance(produced, Output) else list(produced)
+        single = isinstance(produced, (Output, SequenceValue, OptionalValue))
+        produced = [produced] if single else list(produced)
         for tensor_name, output in zip(node.output, produced):
             if not tensor_name or output is None:
                 continue
-            self.tensors[tensor_name] = output
-            if output.node.op not in ("Parameter", "Const"):
+            scope.values[tensor_name] = output
+            if isinstance(output, Output) and output.node.op not in ("Parameter", "Const"):
                 output.info.names.add(tensor_name)
+
+    def model_output(self, name: str) -> Output:
+        value = self.tensor(name, "the model's outputs")
+        if not isinstance(value, Output):
+            producer = next((n for n in self.model.graph.node if name in n.output), None)
+            ref = None if producer is None else NodeRef(op_key(producer), node_name(producer))
+            raise UserInputError(f"model output {name!r} is {kind_of(value)}, which OpenVINO IR "
+                                 f"cannot hold (IR outputs are tensors)", node=ref)
+        return value
 
     def run(self) -> Graph:
         outputs = self.output_names()
@@ -125,10 +155,11 @@ class OnnxTranslator:
             raise UserInputError("the model declares an output without a name; every graph "
                                  "output needs the name of the tensor it reads")
         nodes = self.needed_nodes(outputs)
-        registry.check_supported([(op_key(n), node_name(n), self.opset) for n in nodes])
+        registry.check_supported([(op_key(n), node_name(n), self.opset)
+                                  for n in subgraph_nodes(nodes)])
         self.add_inputs(nodes, outputs)
         for node in nodes:
             self.translate(node)
         for name in outputs:
-            self.graph.result(self.tensor(name, "the model's outputs"), name)
+            self.graph.result(self.model_output(name), name)
         return self.graph

@@ -8,7 +8,7 @@ from ....graph import Output
 from ...builders.elementwise import binary, unary
 from ..context import OnnxNodeContext
 from . import registry
-from ._util import known_rank, reshape
+from ._util import channel_shaped, known_rank, reshape
 
 UNARY = {"Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Exp": "Exp", "Log": "Log",
          "Sqrt": "Sqrt", "Abs": "Abs", "Neg": "Negative", "Floor": "Floor", "Ceil": "Ceiling",
@@ -30,6 +30,18 @@ def leaky_relu(ctx: OnnxNodeContext) -> Output:
 
 
 @registry.register("PRelu")
+def prelu_legacy(ctx: OnnxNodeContext) -> Output:
+    """Before opset 7 a 1-D slope of C values applies per channel (axis 1) of [N, C, ...] data,
+    as PyTorch's multi-parameter PReLU exports it; any other slope broadcasts as from 7 on."""
+    data, slope = ctx.input(0), ctx.const_input(1)
+    rank = known_rank(ctx, data)
+    if (rank > 2 and slope.shape is not None and len(slope.shape) == 1 and slope.shape[0] > 1
+            and slope.shape[0] == data.shape[1]):
+        return ctx.op("PRelu", data, channel_shaped(ctx, slope, rank, "slope"))
+    return prelu(ctx)
+
+
+@registry.register("PRelu", since=7)
 def prelu(ctx: OnnxNodeContext) -> Output:
     """ONNX broadcasts the slope numpy-style; OpenVINO would read a 1D slope as per-channel,
     so the slope gets the data's rank first (leading ones)."""

@@ -1,4 +1,5 @@
-"""BatchNormalization (inference) as a per-channel Multiply and Add, and LRN."""
+"""BatchNormalization as a per-channel Multiply and Add (in training_mode with the batch's own
+statistics, the running ones updated beside), and LRN."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +9,7 @@ from ..context import OnnxNodeContext
 from . import registry
 from ...builders.batch_norm import batch_norm_inference
 from ...builders.elementwise import binary
+from ...builders.reduction import reduce
 from ._util import known_rank
 
 # The names BatchNormalization's helper ops have always had: `<node>/const` for constants.
@@ -15,11 +17,14 @@ _BATCH_NORM_STEPS = {"epsilon": "const"}
 
 
 @registry.register("BatchNormalization")
-def batch_normalization(ctx: OnnxNodeContext) -> Output:
+def batch_normalization(ctx: OnnxNodeContext) -> Output | list[Output]:
     """y = x * factor + shift over the channel axis 1 (NC...): the shared decomposition, whose
     factor and shift fold into constants that a following fusion can take."""
-    if ctx.attr("training_mode", 0) or ctx.attr("is_test", 1) == 0:
-        raise ctx.error("training mode is not supported; export the model for inference")
+    if ctx.attr("training_mode", 0):
+        return _batch_normalization_training(ctx)
+    if ctx.attr("is_test", 1) == 0:
+        raise ctx.error("training mode (is_test=0) is not supported; export the model for "
+                        "inference")
     if ctx.attr("spatial", 1) == 0:
         raise ctx.error("spatial=0 (per-activation statistics) is not supported")
     data = ctx.input(0)
@@ -28,6 +33,48 @@ def batch_normalization(ctx: OnnxNodeContext) -> Output:
     return batch_norm_inference(ctx.graph, data, scale, bias, mean, var,
                                 epsilon=float(ctx.attr("epsilon", 1e-5)), channel_axis=1,
                                 name=ctx.name, renamed=_BATCH_NORM_STEPS)
+
+
+def _batch_statistics(ctx: OnnxNodeContext, data: Output, rank: int) -> tuple[Output, Output]:
+    """The per-channel [C] mean and (population) variance of `data` over every axis but 1."""
+    g, name = ctx.graph, ctx.name
+    axes = ctx.const(np.array([a for a in range(rank) if a != 1], np.int64))
+    mean = reduce(g, "ReduceMean", data, axes, True, name=f"{name}/batch_mean_kept")
+    centered = binary(g, "Subtract", data, mean, name=f"{name}/centered")
+    variance = reduce(g, "ReduceMean", binary(g, "Multiply", centered, centered,
+                                              name=f"{name}/squared"),
+                      axes, False, name=f"{name}/batch_var")
+    mean = ctx.helper("Squeeze", mean, axes, suffix="batch_mean")
+    return mean, variance
+
+
+def _running(ctx: OnnxNodeContext, previous: Output, current: Output, momentum: float,
+             suffix: str) -> Output:
+    """previous * momentum + current * (1 - momentum)."""
+    g, name = ctx.graph, ctx.name
+    kept = binary(g, "Multiply", previous, ctx.scalar(momentum, previous),
+                  name=f"{name}/{suffix}_kept")
+    added = binary(g, "Multiply", current, ctx.scalar(1 - momentum, current),
+                   name=f"{name}/{suffix}_added")
+    return binary(g, "Add", kept, added, name=f"{name}/{suffix}")
+
+
+def _batch_normalization_training(ctx: OnnxNodeContext) -> list[Output]:
+    """training_mode=1 (opset 14 on): y normalized with the batch's own statistics, and the
+    running mean and variance updated with them by `momentum`, as an inference run of a
+    training graph computes them."""
+    data = ctx.input(0)
+    rank = known_rank(ctx, data)
+    if rank < 2:
+        raise ctx.error(f"its input has rank {rank}; batch normalization needs N and C axes")
+    scale, bias, mean, var = (ctx.input(i) for i in range(1, 5))
+    batch_mean, batch_var = _batch_statistics(ctx, data, rank)
+    y = batch_norm_inference(ctx.graph, data, scale, bias, batch_mean, batch_var,
+                             epsilon=float(ctx.attr("epsilon", 1e-5)), channel_axis=1,
+                             name=ctx.name, renamed=_BATCH_NORM_STEPS)
+    momentum = float(ctx.attr("momentum", 0.9))
+    return [y, _running(ctx, mean, batch_mean, momentum, "running_mean"),
+            _running(ctx, var, batch_var, momentum, "running_var")]
 
 
 @registry.register("LRN")
