@@ -9,7 +9,7 @@
 import logging
 import sys
 
-from doit import get_var
+from doit import get_initial_workdir, get_var
 
 from modelzoo.errors import PipelineError
 from modelzoo.reporter import reporter_for
@@ -20,7 +20,9 @@ logging.basicConfig(level=logging.WARNING, format="%(message)s")
 logging.getLogger("modelzoo").setLevel(logging.INFO)
 
 try:
-    ZOO = ZooTasks(get_var("manifest", "models.toml") or "models.toml")
+    # doit runs in dodo.py's folder; an Open Model Zoo folder given as the manifest keeps the
+    # build's files in omz/ of the folder the command was run from.
+    ZOO = ZooTasks(get_var("manifest", "models.toml") or "models.toml", get_initial_workdir())
     # One doit run per manifest at a time: a second one waits here, then finds the work done.
     # Held until the process exits (also on kill -9: the OS drops the lock).
     ZOO.hold_run_lock()
@@ -32,7 +34,7 @@ except PipelineError as exc:
 # the default dbm (dbm.dumb here), because its commits survive a kill -9 mid-write. The
 # reporter draws live progress on a terminal and ends every build with a summary table.
 DOIT_CONFIG = {"default_tasks": ["convert"], "continue": True, "action_string_formatting": "new",
-               "dep_file": str(ZOO.manifest.path.parent / ".doit.db"), "backend": "sqlite3",
+               "dep_file": str(ZOO.manifest.state_dir / ".doit.db"), "backend": "sqlite3",
                "reporter": reporter_for(ZOO)}
 
 
@@ -65,14 +67,14 @@ def task_report():
     """Write report/ beside the manifest: index.html (table, plots, a page per model),
     zoo.json and junit.xml, from what the last builds recorded."""
     # The report's imports (matplotlib, lxml) happen in the action, never when tasks load.
-    return {"actions": [(write_report, [str(ZOO.manifest.path)])], "verbosity": 2,
+    return {"actions": [(write_report, [str(ZOO.manifest.path), get_initial_workdir()])], "verbosity": 2,
             "uptodate": [False]}
 
 
-def write_report(manifest: str) -> None:
+def write_report(manifest: str, workdir: str) -> None:
     from modelzoo.report import write_report as write
 
-    print(f"report written: {write(manifest)}")
+    print(f"report written: {write(manifest, workdir)}")
 
 
 def task_bench():

@@ -377,7 +377,7 @@ def parse_tags(raw: Any) -> tuple[str, ...]:
 def parse_transformations_config(raw: Any) -> str:
     """A replacement-config file; mo's shipped SSD files, however their path is spelled,
     normalize to their bare name (what the file says is built in)."""
-    from .frontends.tf.odapi.replacement_config import canonical_name
+    from .replacement_names import canonical_name
 
     text = _text(raw).strip()
     if not text:

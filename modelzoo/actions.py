@@ -52,8 +52,28 @@ def reported(action):
 
 
 # -- cache paths ----------------------------------------------------------------------------
-def download_target(cache: Cache, entry: ModelEntry) -> Path:
-    return cache.download_dir(entry.checksum) / cached_filename(entry.url)
+def download_targets(cache: Cache, entry: ModelEntry) -> list[Path]:
+    """Where the model's download(s) land in the cache: its archive, or each of its files."""
+    sources = entry.files or (entry,)
+    return [cache.download_dir(source.checksum) / cached_filename(source.url) for source in sources]
+
+
+def source_tree_dir(cache: Cache, entry: ModelEntry) -> Path:
+    """The cache folder of the model's source tree: the unpacked archive, or the assembled
+    download folder of an Open Model Zoo model."""
+    if entry.files:
+        from .omz.assemble import folder_path
+
+        return folder_path(cache, entry)
+    return cache.unpacked_dir(entry.checksum)
+
+
+def _tree_lock(cache: Cache, entry: ModelEntry):
+    if entry.files:
+        from .omz.assemble import KIND, folder_key
+
+        return cache.lock(KIND, folder_key(entry))
+    return cache.lock("unpacked", entry.checksum.hexdigest)
 
 
 # -- stages ---------------------------------------------------------------------------------
@@ -61,15 +81,25 @@ def download_target(cache: Cache, entry: ModelEntry) -> Path:
 def download(cache: Cache, entry: ModelEntry):
     from .download import fetch
 
-    fetch(entry, None, None, cache)
+    if entry.files:
+        from .omz.assemble import fetch_files
+
+        fetch_files(cache, entry)
+    else:
+        fetch(entry, None, None, cache)
 
 
 def _unpacked_tree(cache: Cache, entry: ModelEntry) -> Path:
     """The archive's unpacked tree, intact; the archive is re-hashed (and fetched again if it
-    is gone or damaged) before anything is unpacked from it."""
+    is gone or damaged) before anything is unpacked from it. An Open Model Zoo model's tree is
+    its assembled download folder."""
     from .download import fetch
     from .unpack import unpack as unpack_archive
 
+    if entry.files:
+        from .omz.assemble import download_folder
+
+        return download_folder(cache, entry)
     found = cache.lookup_unpacked(entry.checksum)
     if found is not None:
         return found
@@ -104,7 +134,7 @@ def _checked_tree(cache: Cache, entry: ModelEntry, location: dict) -> Path:
     problem = check_tree(tree, _read_paths(location))
     if problem is None:
         return tree
-    with cache.lock("unpacked", entry.checksum.hexdigest):
+    with _tree_lock(cache, entry):
         if check_tree(tree, _read_paths(location)) is not None:
             remove_tree(tree)
     return _unpacked_tree(cache, entry)
@@ -274,6 +304,11 @@ def source_model(entry: ModelEntry, location: dict, tree: Path):
 
 def report_skipped(entry: ModelEntry) -> None:
     print(f"{entry.label}: skipped, not built yet: {entry.skip}")
+
+
+def report_unreadable(entry: ModelEntry) -> TaskFailed:
+    """The task of a model whose description cannot be used: it fails alone, saying why."""
+    return TaskFailed(entry.error)
 
 
 def copy_out(source: Path, target: Path) -> None:

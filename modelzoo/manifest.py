@@ -48,6 +48,18 @@ DEFAULT_KEYS = _SHARED_KEYS | {"output_dir", "cache_dir"}
 
 
 @dataclass(frozen=True)
+class SourceFile:
+    """One file of a model's download folder (Open Model Zoo's `files`): it lands at `name`
+    inside the folder; `label` names the model and the file in messages."""
+
+    name: str
+    url: str
+    checksum: Checksum
+    size: int | None
+    label: str
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     """One model of the manifest, validated, with the defaults merged in.
 
@@ -57,11 +69,17 @@ class ModelEntry:
     1e-4; an FP16 tolerance left out is measured per model). `verify_inputs` is the value
     as written (see `modelzoo.verify.inputs`), its files resolved against the manifest's
     folder. `skip` is why the model is not built yet (None: it is built).
+
+    A model comes from one archive (`url`, `checksum`) or, from an Open Model Zoo model.yml,
+    from several `files` assembled into a download folder and `postprocessing` steps run in
+    it (url and checksum are then None). `layout` "omz" puts its IR where omz_converter does
+    (OUTPUT/public/NAME/PRECISION). `info` keeps what the report shows (license, task type).
+    `error` is why the model's description is unusable: that model alone fails.
     """
 
     name: str
-    url: str
-    checksum: Checksum
+    url: str | None
+    checksum: Checksum | None
     manifest: Path
     size: int | None = None
     framework: str | None = None
@@ -75,11 +93,26 @@ class ModelEntry:
     flags: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     max_unpacked_bytes: int = MAX_TOTAL_BYTES
     max_unpacked_files: int = MAX_FILES
+    files: tuple[SourceFile, ...] = ()
+    postprocessing: tuple[Mapping[str, Any], ...] = field(default=(), hash=False)
+    layout: str = "zoo"
+    info: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    error: str | None = None
 
     @property
     def label(self) -> str:
         """How messages name this model: `path/to/models.toml, model 'resnet50'`."""
         return f"{self.manifest}, model {self.name!r}"
+
+    @property
+    def source_key(self) -> str:
+        """What the model's source tree is made of: the archive's checksum, or every file's
+        name and checksum plus the postprocessing steps."""
+        if not self.files:
+            return str(self.checksum)
+        return json.dumps([[[f.name, str(f.checksum)] for f in self.files],
+                           [dict(step) for step in self.postprocessing]],
+                          sort_keys=True, separators=(",", ":"))
 
     def verify_input_files(self) -> list[Path]:
         """The files `verify_inputs` names (they key the verification)."""
@@ -97,10 +130,24 @@ class ModelEntry:
 
 @dataclass(frozen=True)
 class Manifest:
+    """The models to build and where. `home` holds the build's own state (doit's database, the
+    run lock, the results, the report): the TOML's folder, or for an Open Model Zoo folder or
+    model.yml given directly, `omz/` in the current folder (never inside the user's clone)."""
+
     path: Path
     output_dir: Path
     cache_dir: Path
     models: tuple[ModelEntry, ...]
+    home: Path | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home or self.path.parent
+
+    @property
+    def anchor(self) -> Path:
+        """The path state files are named after: the TOML itself, or its stand-in in `home`."""
+        return self.state_dir / self.path.name
 
     def __getitem__(self, name: str) -> ModelEntry:
         for entry in self.models:
@@ -109,17 +156,29 @@ class Manifest:
         raise KeyError(name)
 
 
-def load_manifest(path: str | Path, cache_dir: str | Path | None = None) -> Manifest:
+def load_manifest(path: str | Path, cache_dir: str | Path | None = None,
+                  workdir: str | Path | None = None) -> Manifest:
     """Read and validate the manifest at `path`.
+
+    An Open Model Zoo folder or model.yml given directly keeps the build's files in
+    `workdir`/omz and its downloads in `workdir`/cache (`workdir`: where the user ran the
+    command, default the current folder).
 
     `cache_dir` overrides `[defaults] cache_dir`, which defaults to `cache/` beside the manifest.
     """
+    from .omz import is_omz_source
+
     path = Path(path).resolve()
+    if is_omz_source(path):
+        return _omz_manifest(path, path, {}, cache_dir, home=Path(workdir or Path.cwd()) / "omz")
     data = _read_toml(path)
+    omz_source = data.pop(OMZ_KEY, None)
     defaults = data.pop("defaults", {})
     if not isinstance(defaults, dict):
         raise ManifestError(f"{path}: 'defaults' must be a table ([defaults]), "
                             f"got {type(defaults).__name__}")
+    if omz_source is not None:
+        return _omz_from_toml(path, omz_source, defaults, data, cache_dir)
     _check_keys(path, "[defaults]", defaults, DEFAULT_KEYS)
     _check_shared(_Where(path, "[defaults]"), defaults)
     base = path.parent
@@ -131,6 +190,43 @@ def load_manifest(path: str | Path, cache_dir: str | Path | None = None) -> Mani
         raise ManifestError(f"{path}: no models; add a table per model, like [resnet50] with "
                             "url and sha256")
     return Manifest(path, output_dir, chosen_cache, models)
+
+
+OMZ_KEY = "open_model_zoo"
+# What [defaults] may say beside `open_model_zoo`: the model.yml files give the flags.
+OMZ_DEFAULT_KEYS = frozenset({"precisions", "tolerance", "verify", "data_type", "compress_to_fp16",
+                              "output_dir", "cache_dir", *_LIMIT_KEYS})
+
+
+def _omz_from_toml(path: Path, source: Any, defaults: Any, tables: dict,
+                   cache_dir: str | Path | None) -> Manifest:
+    where = _Where(path, "top level")
+    if not isinstance(source, str) or not source.strip():
+        raise where.error(OMZ_KEY, "expected the path of Open Model Zoo's models folder or of a "
+                                   "model.yml, as text")
+    if tables:
+        raise where.error(None, f"a manifest that points at Open Model Zoo ({OMZ_KEY} = ...) "
+                                f"lists no models of its own; remove {', '.join(tables)}")
+    if not isinstance(defaults, dict):
+        raise ManifestError(f"{path}: 'defaults' must be a table ([defaults])")
+    _check_keys(path, "[defaults]", defaults, OMZ_DEFAULT_KEYS)
+    _check_shared(_Where(path, "[defaults]"), defaults)
+    return _omz_manifest(path, (path.parent / source).resolve(), defaults, cache_dir)
+
+
+def _omz_manifest(path: Path, source: Path, defaults: Mapping[str, Any],
+                  cache_dir: str | Path | None, home: Path | None = None) -> Manifest:
+    from .omz import load_entries
+
+    base = home or path.parent
+    where = _Where(path, "[defaults]")
+    settings = {"precisions": _level_precisions(where, defaults) or PRECISIONS,
+                "tolerance": MappingProxyType({**DEFAULT_TOLERANCE, **defaults.get("tolerance", {})}),
+                "verify": defaults.get("verify", True), **_limits(where, defaults)}
+    output_dir = _folder(path, defaults, "output_dir", base / "ir")
+    chosen_cache = Path(cache_dir).resolve() if cache_dir is not None else \
+        _folder(path, defaults, "cache_dir", (home.parent if home else base) / "cache")
+    return Manifest(path, output_dir, chosen_cache, load_entries(source, settings), home=home)
 
 
 class _Where:

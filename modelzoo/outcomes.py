@@ -102,6 +102,10 @@ class RunOutcomes:
         if stage in MODEL_STAGES and not unmet:
             self.upstream.setdefault(entry.name, reason)
             return
+        if precision is None and entry.error and stage == "convert":
+            for each in entry.precisions:  # an unusable description fails every precision
+                self.outcomes[(entry.name, each)] = Outcome(FAILED_CONVERSION, entry.error, True)
+            return
         if precision is None or (entry.name, precision) in self.outcomes:
             return
         if stage == "convert":
@@ -115,10 +119,13 @@ class RunOutcomes:
     def final_rows(self) -> list[Row]:
         """Every selected row: this run's outcome with figures (read fresh for what ran, from
         the state file for what was up to date), else what earlier runs recorded."""
-        state = load_state(self.zoo.manifest.path)
+        state = load_state(self.zoo.manifest.anchor)
         return [self._row(self.entries[model], precision, state) for model, precision in self.rows]
 
     def _row(self, entry: "ModelEntry", precision: str, state: dict[str, Row]) -> Row:
+        if entry.error:
+            return Row(entry.name, precision, FAILED_CONVERSION, framework=entry.framework,
+                       reason=entry.error)
         if entry.skip:
             return Row(entry.name, precision, SKIPPED, framework=entry.framework,
                        reason=entry.skip)
@@ -135,4 +142,4 @@ class RunOutcomes:
         return measure(self.zoo, entry, precision, row)
 
     def save(self, rows: list[Row]) -> None:
-        save_state(self.zoo.manifest.path, rows, set(self.entries))
+        save_state(self.zoo.manifest.anchor, rows, set(self.entries))

@@ -63,13 +63,20 @@ def _kind_of(path: Path) -> str | None:
 
 
 def _candidates(tree: Path) -> list[tuple[str, Path]]:
+    """Every convertible model in `tree`. What lies inside a SavedModel folder is part of it
+    (TF >= 2.12 writes `fingerprint.pb` beside `saved_model.pb`), never a model of its own."""
     found = []
+    saved_models: list[Path] = []
     for path in sorted(tree.rglob("*")):
         if SKIP_PARTS & set(path.relative_to(tree).parts) or path.name.startswith("."):
+            continue
+        if any(folder in path.parents for folder in saved_models):
             continue
         kind = _kind_of(path)
         if kind:
             found.append((kind, path))
+        if kind == "saved_model":
+            saved_models.append(path)
     return found
 
 

@@ -75,7 +75,9 @@ def _source_bytes(zoo: "ZooTasks", entry: "ModelEntry", prepared: dict | None) -
     if not prepared:
         return None
     location = prepared.get("location") or {}
-    path = zoo.cache.unpacked_dir(entry.checksum) / location.get("path", "")
+    from .actions import source_tree_dir
+
+    path = source_tree_dir(zoo.cache, entry) / location.get("path", "")
     if location.get("kind") == "saved_model":
         return _size(p for p in path.rglob("*") if p.is_file())
     if location.get("kind") == "checkpoint" and location.get("checkpoint"):
@@ -104,6 +106,8 @@ def status_from_files(zoo: "ZooTasks", entry: "ModelEntry", precision: str) -> s
     """A row's status judged from the outputs alone (no run recorded one)."""
     if entry.skip:
         return SKIPPED
+    if entry.error:
+        return FAILED_CONVERSION
     report = _read_json(zoo.output_dir(entry, precision) / "verify.json")
     if entry.verify and report is not None:
         return VERIFIED if report.get("passed") else FAILED_VERIFICATION
@@ -145,15 +149,15 @@ def row_key(model: str, precision: str) -> str:
 def current_rows(zoo: "ZooTasks", entries: Iterable["ModelEntry"] | None = None) -> list[Row]:
     """Every row of the manifest as the last runs left it: recorded rows, else judged from the
     files (with figures read from them too)."""
-    state = load_state(zoo.manifest.path)
+    state = load_state(zoo.manifest.anchor)
     rows = []
     for entry in entries if entries is not None else zoo.manifest.models:
         for precision in entry.precisions:
             row = state.get(row_key(entry.name, precision))
-            if row is None or (entry.skip and row.status != SKIPPED):
+            if row is None or (entry.skip and row.status != SKIPPED) or entry.error:
                 row = Row(entry.name, precision, status_from_files(zoo, entry, precision),
-                          reason=entry.skip)
-                if row.status != SKIPPED:
+                          reason=entry.skip or entry.error)
+                if row.status != SKIPPED and not entry.error:
                     measure(zoo, entry, precision, row)
             rows.append(row)
     return rows

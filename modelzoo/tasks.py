@@ -28,13 +28,14 @@ VERIFY_RUNTIMES = ("openvino", "onnxruntime", "onnx", "tensorflow", "tensorflow-
 
 
 class ZooTasks:
-    def __init__(self, manifest_path: str | Path):
-        self.manifest: Manifest = load_manifest(manifest_path)
+    def __init__(self, manifest_path: str | Path, workdir: str | Path | None = None):
+        self.manifest: Manifest = load_manifest(manifest_path, workdir=workdir)
         self.cache = Cache(self.manifest.cache_dir)
         self._prepare_keys: dict[str, str] = {}  # by model name: keys are asked for per stage
         self._flags_keys: dict[str, str] = {}
         self._download_paths: dict[str, Path] = {}
         self._ir_files: dict[tuple[str, str], list[str]] = {}
+        self._owners: dict[str, dict[str, str]] = {}  # stage -> cache path -> model declaring it
         self.keys = ContentKeys()  # the content key of every task, and its up-to-date check
 
     def hold_run_lock(self) -> None:
@@ -45,7 +46,8 @@ class ZooTasks:
         ends, and it costs nothing to import on the no-op path (filelock's package does)."""
         import fcntl
 
-        path = self.manifest.path.parent / RUN_LOCK
+        self.manifest.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.manifest.state_dir / RUN_LOCK
         handle = open(path, "a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -56,18 +58,18 @@ class ZooTasks:
         self._run_lock = handle  # keep it open: the lock lives as long as this object
 
     # -- paths and keys -------------------------------------------------------------------
-    def download_path(self, entry: ModelEntry) -> Path:
-        path = self._download_paths.get(entry.name)
-        if path is None:
-            path = self._download_paths[entry.name] = actions.download_target(self.cache, entry)
-        return path
+    def download_paths(self, entry: ModelEntry) -> list[Path]:
+        paths = self._download_paths.get(entry.name)
+        if paths is None:
+            paths = self._download_paths[entry.name] = actions.download_targets(self.cache, entry)
+        return paths
 
     def prepare_key(self, entry: ModelEntry) -> str:
         # Asked for by four stages of every model: parse its flags once (the no-op path).
         key = self._prepare_keys.get(entry.name)
         if key is None:
             key = self._prepare_keys[entry.name] = digest(
-                "prepare", str(entry.checksum), entry.model, entry.framework,
+                "prepare", entry.source_key, entry.model, entry.framework,
                 list(entry.options().output), list(entry.options().saved_model_tags),
                 code_digest(*PREPARE_CODE))
         return key
@@ -95,6 +97,10 @@ class ZooTasks:
                       runtime_versions(VERIFY_RUNTIMES))
 
     def output_dir(self, entry: ModelEntry, precision: str) -> Path:
+        """NAME/PRECISION under the output folder; public/NAME/PRECISION for an Open Model Zoo
+        model, where omz_converter puts it."""
+        if entry.layout == "omz":
+            return self.manifest.output_dir / "public" / entry.name / precision
         return self.manifest.output_dir / entry.name / precision
 
     def ir_files(self, entry: ModelEntry, precision: str) -> list[str]:
@@ -109,32 +115,54 @@ class ZooTasks:
     # -- tasks ----------------------------------------------------------------------------
     @property
     def built(self) -> list[ModelEntry]:
-        """The models to build: all but those the manifest skips (with its reason)."""
-        return [entry for entry in self.manifest.models if not entry.skip]
+        """The models to build: all but those the manifest skips (with its reason) and those
+        whose description is unusable (their convert task fails, saying why)."""
+        return [entry for entry in self.manifest.models if not entry.skip and not entry.error]
+
+    def claim(self, stage: str, entry: ModelEntry, paths: list[Path]) -> tuple[list[Path], list[str]]:
+        """(the cache paths this model's `stage` task declares as targets, the tasks it waits
+        for). Models that share a file, an archive or a prepared entry (same content key)
+        share one cache entry; doit allows a target to only one task, so the first model to
+        ask declares it and the others depend on that model's task."""
+        owners = self._owners.setdefault(stage, {})
+        mine, waits = [], set()
+        for path in paths:
+            owner = owners.setdefault(str(path), entry.name)
+            if owner == entry.name:
+                mine.append(path)
+            else:
+                waits.add(f"{stage}:{owner}")
+        return mine, sorted(waits)
 
     def download(self):
         for entry in self.built:
+            urls = [source.url for source in entry.files or (entry,)]
+            targets, waits = self.claim("download", entry, self.download_paths(entry))
             yield {"name": entry.name, "actions": [(actions.download, [self.cache, entry])],
-                   "targets": [self.download_path(entry)],
-                   "uptodate": [self.keys.check(f"download:{entry.name}", digest(str(entry.checksum), entry.url))],
-                   "doc": f"fetch {entry.url}", "verbosity": 2}
+                   "targets": targets, "task_dep": waits,
+                   "uptodate": [self.keys.check(f"download:{entry.name}", digest(entry.source_key, urls))],
+                   "doc": f"fetch {', '.join(urls)}", "verbosity": 2}
 
     def unpack(self):
         for entry in self.built:
+            targets, waits = self.claim("unpack", entry, [actions.source_tree_dir(self.cache, entry)])
             yield {"name": entry.name, "actions": [(actions.unpack, [self.cache, entry])],
-                   "file_dep": [self.download_path(entry)],
-                   "targets": [self.cache.unpacked_dir(entry.checksum)]}
+                   "file_dep": self.download_paths(entry), "targets": targets, "task_dep": waits}
 
     def prepare(self):
         for entry in self.built:
             folder = self.prepared_dir(entry)
+            targets, waits = self.claim("prepare", entry, [folder / "prepared.json"])
             yield {"name": entry.name, "actions": [(actions.prepare, [self.cache, entry, self.prepare_key(entry)])],
-                   "task_dep": [f"unpack:{entry.name}"],
-                   "targets": [folder / "prepared.json"],
+                   "task_dep": [f"unpack:{entry.name}", *waits], "targets": targets,
                    "uptodate": [self.keys.check(f"prepare:{entry.name}", self.prepare_key(entry))]}
 
     def convert(self):
         for entry in self.manifest.models:
+            if entry.error:
+                yield {"name": entry.name, "actions": [(actions.report_unreadable, [entry])],
+                       "verbosity": 2, "uptodate": [False], "doc": "unreadable model description"}
+                continue
             if entry.skip:
                 yield {"name": entry.name, "actions": [(actions.report_skipped, [entry])],
                        "verbosity": 2, "uptodate": [False], "doc": f"skipped: {entry.skip}"}

@@ -48,6 +48,25 @@ def unpack(archive_path: str | Path, checksum: Checksum | tuple[str, str], cache
     return cache.store_unpacked(checksum, lambda staging: _extract(archive, staging, limits, where))
 
 
+# shutil.unpack_archive's format names (what Open Model Zoo's model.yml files use) -> extractor.
+ARCHIVE_FORMATS = {"zip": "zip", "tar": "tar", "gztar": "tar", "bztar": "tar", "xztar": "tar"}
+
+
+def extract_archive(archive: str | Path, target: str | Path, archive_format: str, *,
+                    max_bytes: int = MAX_TOTAL_BYTES, max_files: int = MAX_FILES,
+                    label: str | None = None) -> None:
+    """Unpack `archive` into the existing folder `target` with the same safety checks and
+    limits as `unpack` (for archives that are steps of a larger download folder)."""
+    archive = Path(archive)
+    where = f"{label}, file {archive.name}" if label else str(archive)
+    if archive_format not in ARCHIVE_FORMATS:
+        raise ArchiveError(f"{where}: unknown archive format {archive_format!r}; expected one "
+                           f"of {', '.join(ARCHIVE_FORMATS)}")
+    if detect_kind(archive) != ARCHIVE_FORMATS[archive_format]:
+        raise ArchiveError(f"{where}: is not a {archive_format} archive")
+    _extract(archive, Path(target), _Limits(max_bytes, max_files, where), where)
+
+
 def detect_kind(path: Path) -> str:
     """'zip', 'tar' or 'file', from the first bytes; a name ending like an archive must match."""
     with open(path, "rb") as handle:

@@ -42,12 +42,13 @@ class DoitRun:
 
 
 def run_doit(*args: str, manifest: Path, timeout: float = 600,
-             file_size_limit: int | None = None) -> DoitRun:
-    """`file_size_limit` (bytes) makes a bigger write fail with EFBIG, as on a full disk."""
+             file_size_limit: int | None = None, cwd: Path = PROJECT) -> DoitRun:
+    """`file_size_limit` (bytes) makes a bigger write fail with EFBIG, as on a full disk;
+    `cwd` is the folder doit runs in (the project's, as `make zoo` runs it)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     cmd = [sys.executable, "-c", _SCRIPT, "-f", str(PROJECT / "dodo.py"), *args, f"manifest={manifest}"]
     limit = None if file_size_limit is None else functools.partial(_limit_file_size, file_size_limit)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=PROJECT,
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd,
                           preexec_fn=limit)
     heavy_lines = [l for l in proc.stderr.splitlines() if l.startswith("HEAVY=")]
     heavy = json.loads(heavy_lines[-1][6:]) if heavy_lines else []

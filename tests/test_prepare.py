@@ -106,3 +106,41 @@ def test_saved_model_tags_choose_the_meta_graph_to_freeze(tmp_path):
         frozen[tags] = (staging / "frozen.pb").read_bytes()
         assert list(info["outputs"]) == ["y"]
     assert b"doubled" in frozen[("custom",)] and b"doubled" not in frozen[()]
+
+
+def test_files_inside_a_saved_model_folder_are_part_of_it(tmp_path):
+    """TF >= 2.12 writes fingerprint.pb beside saved_model.pb: it is not a frozen graph."""
+    touch(tmp_path, "export/saved_model.pb", "export/fingerprint.pb",
+          "export/variables/variables.index", "export/assets/vocab.pb")
+    location = locate_model(tmp_path, "x")
+    assert (location.kind, location.path) == ("saved_model", "export")
+
+
+def test_a_saved_model_archive_written_by_current_tensorflow_is_found_and_frozen(tmp_path):
+    import tensorflow as tf
+
+    class Scale(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(tf.random.stateless_normal((4, 3), seed=(1, 2)))
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32, name="x")])
+        def __call__(self, x):
+            return {"y": tf.matmul(x, self.w)}
+
+    module = Scale()
+    export = tmp_path / "build" / "saved_model"
+    tf.saved_model.save(module, str(export), signatures=module.__call__)
+    assert (export / "fingerprint.pb").is_file()
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(export, arcname="saved_model")
+    tree = tmp_path / "tree"
+    with tarfile.open(archive) as tar:
+        tar.extractall(tree, filter="data")
+    location = locate_model(tree, "x")
+    assert (location.kind, location.path) == ("saved_model", "saved_model")
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    info = prepare_model(tree, location, (), staging)
+    assert list(info["outputs"]) == ["y"] and (staging / "frozen.pb").stat().st_size > 0

@@ -12,15 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def write_report(manifest: str | Path) -> Path:
+def write_report(manifest: str | Path, workdir: str | Path | None = None) -> Path:
     """Write the report of `manifest`'s last builds; returns the path of index.html."""
     import json
     from datetime import datetime, timezone
 
     from . import charts, ci, data, pages
 
-    zoo, rows, details = data.load(manifest)
-    folder = zoo.manifest.path.parent / "report"
+    zoo, rows, details = data.load(manifest, workdir)
+    folder = zoo.manifest.state_dir / "report"
     generated = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     where = str(zoo.manifest.path)
     for model in details:

@@ -98,6 +98,10 @@ def _read_json(path: Path) -> dict | None:
 
 
 def manifest_tables(manifest: Path) -> dict:
+    """The manifest's tables by model name; an Open Model Zoo folder or model.yml has none
+    (its entries carry what the report shows in `info`)."""
+    if not manifest.is_file() or manifest.suffix.lower() != ".toml":
+        return {}
     with open(manifest, "rb") as handle:
         return tomllib.load(handle)
 
@@ -124,13 +128,14 @@ def model_details(zoo: ZooTasks, rows: list[Row]) -> list[ModelDetail]:
             precisions.append(PrecisionDetail(by_row[(entry.name, precision)],
                                               keys_of(zoo, entry, precision),
                                               None if entry.skip else read_ir(xml), verify, xml))
-        details.append(ModelDetail(entry, tables.get(entry.name, {}),
+        details.append(ModelDetail(entry, tables.get(entry.name) or dict(entry.info),
                                    json.loads(entry.flags_key()), precisions))
     return details
 
 
-def load(manifest: str | Path) -> tuple[ZooTasks, list[Row], list[ModelDetail]]:
-    zoo = ZooTasks(manifest)
+def load(manifest: str | Path,
+         workdir: str | Path | None = None) -> tuple[ZooTasks, list[Row], list[ModelDetail]]:
+    zoo = ZooTasks(manifest, workdir)
     rows = current_rows(zoo)
     return zoo, rows, model_details(zoo, rows)
 
@@ -138,8 +143,11 @@ def load(manifest: str | Path) -> tuple[ZooTasks, list[Row], list[ModelDetail]]:
 def zoo_json(zoo: ZooTasks, rows: list[Row], generated: str) -> dict:
     """The table, machine-readable (its schema is in the README: `report/zoo.json`)."""
     counts = Counter(row.status for row in rows)
+    info = {entry.name: dict(entry.info) for entry in zoo.manifest.models if entry.info}
     return {"schema": SCHEMA, "manifest": str(zoo.manifest.path), "generated": generated,
             "counts": dict(sorted(counts.items())), "total": len(rows),
             "failed": sum(row.failed for row in rows),
             "results": [{**asdict(row), "passed": PASSED.get(row.status),
-                         "page": f"models/{row.model}.html"} for row in rows]}
+                         "page": f"models/{row.model}.html",
+                         **({"info": info[row.model]} if row.model in info else {})}
+                        for row in rows]}

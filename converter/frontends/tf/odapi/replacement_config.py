@@ -14,12 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ....errors import UserInputError
+from ....replacement_names import SHIPPED_SSD_CONFIGS
 
 SSD_POSTPROCESSOR_ID = "ObjectDetectionAPISSDPostprocessorReplacement"
-SHIPPED_SSD_CONFIGS = frozenset({
-    "ssd_v2_support.json", "ssd_support.json", "ssd_support_api_v1.14.json",
-    "ssd_support_api_v1.15.json",
-})
 # mo's other shipped files, refused by what they are for
 SHIPPED_OTHER_CONFIGS = {
     "faster_rcnn_support": "Faster R-CNN", "rfcn_support": "R-FCN",
@@ -38,13 +35,6 @@ class SsdRules:
 
     clip_before_nms: bool | None = None
     clip_after_nms: bool | None = None
-
-
-def canonical_name(value: str) -> str:
-    """A shipped SSD file named by any path stands for its bare name (one cache key for all
-    spellings); any other value is kept as given."""
-    name = PurePosixPath(value.replace("\\", "/")).name
-    return name if name in SHIPPED_SSD_CONFIGS else value
 
 
 def ssd_rules(value: str) -> SsdRules:
