@@ -6,9 +6,7 @@ import sys
 from pathlib import Path
 
 from . import report
-from .suite import FULL, TINY, meta, run_suite
-
-BENCHMARKS = ("convert", "inference", "ssd", "noop", "download", "cold")
+from .suite import BENCHMARKS, FULL, TINY, meta, run_suite
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .conformance_cases import Case, first_line
+from .conformance_cases import Case
 
 SIDES = ("ours", "ovc")
 CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
@@ -99,10 +99,17 @@ def clean(message: str, work: Path) -> str:
 
 
 def convert_ours(source: Path, out: Path) -> Path:
+    """Our conversion, its warnings silenced for the call only (the handler tests run cases in
+    their own process, whose logging must stay as it was)."""
     from converter import convert
 
-    logging.getLogger("converter").setLevel(logging.ERROR)
-    return Path(convert(source, output_dir=out, model_name="model"))
+    logger = logging.getLogger("converter")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return Path(convert(source, output_dir=out, model_name="model"))
+    finally:
+        logger.setLevel(level)
 
 
 def convert_ovc(source: Path, out: Path) -> Path:

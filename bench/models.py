@@ -44,6 +44,29 @@ def conversion_models(seed: int) -> list[BenchModel]:
             BenchModel("mobilenetv2-savedmodel", tf_files[2], "tf")]
 
 
+def ir_models(seed: int, limit: int | None = None) -> list[BenchModel]:
+    """The models of the `ir` benchmark (issue 15's list), built if not cached yet: Keras
+    applications as frozen graphs and the onnx wheel's light ResNet50 and DenseNet121.
+    `limit` keeps the first ones only (Keras ResNet50 and MobileNetV2 first: the conversion
+    benchmark's own), building nothing else."""
+    from .models_tf import FROZEN
+
+    folder = models_dir(seed)
+    frozen = {name: folder / f"{name}.pb" for name in list(FROZEN)[:limit]}
+    missing = [name for name, path in frozen.items() if not path.exists()]
+    if missing:  # one that fails to build stays missing: its conversion fails, reported as such
+        subprocess.run([sys.executable, "-m", "bench.models_tf", str(folder), str(seed), *missing],
+                       check=False, env=child_env(), cwd=PROJECT, capture_output=True)
+    models = [BenchModel(f"{name.replace('_', '')}-tf-frozen", path, "tf")
+              for name, path in frozen.items()]
+    for name in list(LIGHT_ONNX)[:None if limit is None else max(0, limit - len(frozen))]:
+        path = folder / f"{name}.onnx"
+        if not path.exists():
+            _write(path, light_onnx_bytes(name, seed))
+        models.append(BenchModel(f"{name}-onnx", path, "onnx"))
+    return models
+
+
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -62,21 +85,36 @@ def _weight(rng: np.random.Generator, shape: list[int], role: str) -> np.ndarray
 
 
 def _roles(graph) -> dict[str, str]:
-    """What each batch norm input is, by tensor name (scale, bias, mean, var)."""
+    """What each batch norm input is, by tensor name (scale, bias, mean, var); a vector that a
+    Mul scales by (directly or through an Unsqueeze, as DenseNet121's scale-shift) is a scale."""
     roles = {}
+    unsqueezed = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Unsqueeze"}
     for node in graph.node:
         if node.op_type == "BatchNormalization":
             for name, role in zip(node.input[1:], ("scale", "bias", "mean", "var")):
                 roles[name] = role
+        elif node.op_type == "Mul":
+            for name in node.input:
+                roles.setdefault(unsqueezed.get(name, name), "scale")
     return roles
+
+
+# The onnx wheel's light models the benchmark uses, and each one's seed offset.
+LIGHT_ONNX = {"resnet50": 50, "densenet121": 51}
 
 
 def resnet50_onnx_bytes(seed: int) -> bytes:
     """The onnx wheel's light ResNet50 with its ConstantOfShape weights made seeded random."""
+    return light_onnx_bytes("resnet50", seed)
+
+
+def light_onnx_bytes(name: str, seed: int) -> bytes:
+    """The onnx wheel's `light_<name>.onnx` with its ConstantOfShape weights made seeded random
+    (the light models ship shapes only, no weights)."""
     import onnx
     from onnx import numpy_helper
 
-    source = Path(onnx.__file__).parent / "backend/test/data/light/light_resnet50.onnx"
+    source = Path(onnx.__file__).parent / f"backend/test/data/light/light_{name}.onnx"
     model = onnx.load(str(source))
     graph = model.graph
     shapes = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
@@ -84,7 +122,7 @@ def resnet50_onnx_bytes(seed: int) -> bytes:
               for n in graph.node if n.op_type == "ConstantOfShape"}
     wanted.update({t.name: list(t.dims) for t in graph.initializer
                    if t.data_type == onnx.TensorProto.FLOAT})
-    rng, roles = np.random.default_rng(seed + 50), _roles(graph)
+    rng, roles = np.random.default_rng(seed + LIGHT_ONNX[name]), _roles(graph)
     shape_inputs = {n.input[0] for n in graph.node if n.op_type == "ConstantOfShape"}
     kept = [t for t in graph.initializer if t.name not in wanted and t.name not in shape_inputs]
     initializers = kept + [numpy_helper.from_array(_weight(rng, shape, roles.get(name, "")), name)

@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import conversion, download, inference, ssd, zoo
-from .models import BenchModel, conversion_models
+from . import conversion, download, inference, ir, ssd, zoo
+from .models import BenchModel, conversion_models, ir_models
 from .report import Row
 
 
@@ -26,19 +26,25 @@ class Scale:
     inference_rounds: int = 3
     inference_runs: int = 20
     inference_seconds: float = 1.5
+    ir_rounds: int = 10
+    ir_runs: int = 20
+    ir_models: int | None = None      # how many of `models.ir_models` (None: all)
 
 
 FULL = Scale()
 TINY = Scale(convert_repeats=1, noop_models=3, noop_repeats=1, download_mb=4, download_repeats=1,
-             cold_models=2, inference_rounds=1, inference_runs=3, inference_seconds=0.2)
+             cold_models=2, inference_rounds=1, inference_runs=3, inference_seconds=0.2,
+             ir_rounds=2, ir_runs=3, ir_models=2)
+BENCHMARKS = ("convert", "inference", "ir", "ssd", "noop", "download", "cold")
 
 
 def run_suite(scale: Scale, models: list[BenchModel] | None = None, seed: int = 0,
               only: set[str] | None = None, log: Callable[[str], None] = print,
               ssd_source: Path | None = None) -> list[Row]:
-    """Run the selected benchmarks (all by default); `models` defaults to the seeded zoo,
-    `ssd_source` to the project's test export (see `bench.ssd`)."""
-    wanted = only or {"convert", "inference", "ssd", "noop", "download", "cold"}
+    """Run the selected benchmarks (all by default); `models` defaults to the seeded zoo (the
+    `ir` benchmark's to issue 15's models), `ssd_source` to the project's test export (see
+    `bench.ssd`)."""
+    wanted = only or set(BENCHMARKS)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
@@ -52,6 +58,10 @@ def run_suite(scale: Scale, models: list[BenchModel] | None = None, seed: int = 
             log("inference (our IR vs ovc's IR) ...")
             rows += inference.run(irs, rounds=scale.inference_rounds, runs=scale.inference_runs,
                                   seconds=scale.inference_seconds)
+        if "ir" in wanted:
+            log("IR op counts and latency (our IR vs ovc's IR) ...")
+            rows += ir.run(models or ir_models(seed, scale.ir_models), work / "ir",
+                           rounds=scale.ir_rounds, runs=scale.ir_runs, converted=irs, log=log)
         if "ssd" in wanted:
             log("Object Detection API SSD (ours vs ovc) ...")
             rows += ssd.run(work / "ssd", scale.convert_repeats, scale.inference_runs, ssd_source)

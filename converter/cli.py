@@ -13,16 +13,37 @@ import time
 from . import __version__
 from .errors import ConversionError, InternalError, describe
 
-SWITCHES = ["reverse_input_channels", "disable_fusing", "disable_gfusing", "input_model_is_text"]
+SWITCHES = ["reverse_input_channels", "disable_fusing", "disable_gfusing", "input_model_is_text",
+            "steps", "nhwc_to_nchw", "disable_nhwc_to_nchw"]
 # mo's switches that change nothing here; the conversion logs what happens instead
 INERT_SWITCHES = ["progress", "stream_output", "static_shape", "keep_shape_ops",
-                  "disable_resnet_optimization", "generate_deprecated_IR_V7", "steps"]
+                  "disable_resnet_optimization", "generate_deprecated_IR_V7",
+                  "generate_deprecated_IR_V2", "move_to_preprocess",
+                  "offload_unsupported_operations_to_tf"]
 VALUED = ["framework", "input", "output", "input_shape", "batch", "mean_values", "scale_values",
           "scale", "data_type", "input_checkpoint", "input_meta_graph", "saved_model_dir",
           "saved_model_tags", "tensorflow_object_detection_api_pipeline_config",
-          "transformations_config", "tensorflow_use_custom_operations_config"]
+          "transformations_config", "tensorflow_use_custom_operations_config",
+          "freeze_placeholder_with_value", "finegrain_fusing", "extensions", "tensorboard_logdir",
+          # inert: accepted, refused with what to do instead
+          "tensorflow_subgraph_patterns", "tensorflow_operation_patterns",
+          "tensorflow_custom_layer_libraries", "tensorflow_custom_operations_config_update"]
 SHORT = {"input_model": ["-m", "-w"], "output_dir": ["-o"], "model_name": ["-n"], "batch": ["-b"],
          "scale": ["-s"], "mean_values": ["-ms"]}
+
+HELP = {
+    "freeze_placeholder_with_value": "inputs made constants: \"name->value,other->[1 2]\"",
+    "finegrain_fusing": "regular expressions (comma-separated) of node names the fusing "
+                        "passes leave unfused",
+    "extensions": "folders (comma-separated) of Python files defining passes or op handlers "
+                  "(see converter/extensions.py)",
+    "tensorboard_logdir": "write the TensorFlow input graph there for TensorBoard",
+    "steps": "print each pass with the node count before and after and its time",
+    "nhwc_to_nchw": "TensorFlow: declare 4-D inputs NCHW, as the Model Optimizer did",
+    "disable_nhwc_to_nchw": "TensorFlow: keep inputs NHWC (the default here, as ovc does)",
+    "input": "inputs with shapes and frozen values: \"x[1 3 224 224],flag->[1]\"; TensorFlow "
+             "names as name, name:0 or port:name",
+}
 
 EXIT_INPUT_ERROR = 1
 EXIT_INTERNAL_ERROR = 2
@@ -39,33 +60,54 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output_dir", *SHORT["output_dir"], default=".", help="where the IR goes")
     parser.add_argument("--model_name", *SHORT["model_name"], help="IR file and network name")
     for flag in VALUED:
-        parser.add_argument(f"--{flag}", *SHORT.get(flag, []))
+        parser.add_argument(f"--{flag}", *SHORT.get(flag, []), help=HELP.get(flag))
     for flag in SWITCHES + INERT_SWITCHES:
-        parser.add_argument(f"--{flag}", action="store_true", default=None)
+        parser.add_argument(f"--{flag}", action="store_true", default=None, help=HELP.get(flag))
     parser.add_argument("--compress_to_fp16", nargs="?", const="true", default=None,
                         metavar="True|False",
                         help="ovc's spelling of the precision: True means --data_type FP16, "
                              "False FP32")
-    parser.add_argument("--log_level", default=None, type=str.upper,
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-                        help="DEBUG, INFO, WARNING, ERROR (default: the converter's warnings "
-                             "and every error)")
-    parser.add_argument("--silent", action="store_true")
-    parser.add_argument("--version", action="version", version=f"converter {__version__}")
+    parser.add_argument("--log_level", default=None, type=_log_level, choices=LOG_LEVELS,
+                        help="CRITICAL, ERROR, WARN(ING), INFO, DEBUG, NOTSET (default: the "
+                             "converter's warnings and every error)")
+    parser.add_argument("--silent", action="store_true",
+                        help="print nothing but errors (unless --log_level or --steps asks "
+                             "for more)")
+    parser.add_argument("--version", action="version", version=version_text())
     return parser
 
 
-def configure_logging(level: str | None) -> None:
-    """Every library at ERROR and the converter's own notes at WARNING, unless a level is given."""
+LOG_LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"]
+# Where the --steps lines come from: the pass runner and the phases around it.
+STEP_LOGGERS = ("converter.passes", "converter.pipeline")
+
+
+def _log_level(text: str) -> str:
+    level = text.upper()
+    return "WARNING" if level == "WARN" else level
+
+
+def version_text() -> str:
+    return f"modelzoo-ir converter {__version__} (writes OpenVINO IR v11; needs no OpenVINO)"
+
+
+def configure_logging(level: str | None, silent: bool = False, steps: bool = False) -> None:
+    """Every library at ERROR and the converter's own notes at WARNING, unless a level is given
+    (--silent: errors only). --steps shows the steps' lines whatever the level."""
     logging.basicConfig(level=level or "ERROR", format="[ %(levelname)s ] %(message)s")
     if level is None:
-        log.setLevel(logging.WARNING)
+        log.setLevel(logging.ERROR if silent else logging.WARNING)
+    if steps:
+        for name in STEP_LOGGERS:
+            logger = logging.getLogger(name)
+            if logger.getEffectiveLevel() > logging.INFO:
+                logger.setLevel(logging.INFO)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
-    configure_logging(args.pop("log_level"))
     silent = args.pop("silent")
+    configure_logging(args.pop("log_level"), silent, bool(args.get("steps")))
     start = time.perf_counter()
     try:
         xml_path = _convert(args)

@@ -14,6 +14,7 @@ knows; the layers around it fill the rest on the way out (`ConversionError.locat
 """
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import contextmanager
 from typing import Iterator, NamedTuple
 
@@ -99,7 +100,8 @@ class UnsupportedOpsError(UserInputError):
                              for t in pair) for pair in unsupported]
         self.unsupported = unsupported
         lines = "\n".join(f"  {op} (node {name!r})" for op, name in unsupported)
-        kinds = sorted({op for op, _ in unsupported})
+        counts = Counter(op for op, _ in unsupported)  # how many nodes of each op type
+        kinds = [f"{op} x{counts[op]}" for op in sorted(counts)]
         super().__init__(
             f"{len(unsupported)} {framework} node(s) use operations this converter does not "
             f"support yet ({', '.join(kinds)}):\n{lines}"

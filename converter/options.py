@@ -50,6 +50,19 @@ class ConversionOptions:
     tensorflow_object_detection_api_pipeline_config: str | None = None
     # mo's replacement-config file (also spelled tensorflow_use_custom_operations_config)
     transformations_config: str | None = None
+    # --freeze_placeholder_with_value: (input name, values) pairs, each input becomes a constant
+    freeze_placeholder_with_value: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    # --finegrain_fusing: regular expressions of node names the fusing passes leave alone
+    finegrain_fusing: tuple[str, ...] = ()
+    # --extensions: folders of user passes and op handlers (see converter.extensions)
+    extensions: tuple[str, ...] = ()
+    # TensorFlow: --nhwc_to_nchw declares 4-D image inputs NCHW, as the Model Optimizer did;
+    # --disable_nhwc_to_nchw keeps them NHWC (the default here, as ovc does)
+    nhwc_to_nchw: bool = False
+    disable_nhwc_to_nchw: bool = False
+    # flags that change what the conversion reports or writes beside the IR, never the IR
+    steps: bool = False
+    tensorboard_logdir: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
     # the flags of INERT_FLAGS that were set: accepted, changing nothing, reported when converting
     inert_flags: tuple[str, ...] = field(default=(), compare=False)
@@ -89,6 +102,9 @@ class ConversionOptions:
         if self.input_shape and self.input and len(self.input_shape) != len(self.input):
             raise UserInputError(f"flag input_shape gives {len(self.input_shape)} shape(s) but "
                                  f"input names {len(self.input)} input(s)")
+        if self.nhwc_to_nchw and self.disable_nhwc_to_nchw:
+            raise UserInputError("flags nhwc_to_nchw and disable_nhwc_to_nchw ask for opposite "
+                                 "input layouts; give one of them")
         if self.batch is not None and self.batch < 1:
             raise UserInputError(f"flag batch: expected a positive integer, got {self.batch}")
         for flag in ("mean_values", "scale_values"):
@@ -107,12 +123,24 @@ class ConversionOptions:
         default = ConversionOptions()
         out = {}
         for f in fields(self):
-            if f.name in _NOT_FLAGS | {"input_model", "output_dir", "model_name"}:
+            if f.name in _NOT_FLAGS | _NOT_IN_IR | _BY_CONTENT | {"input_model", "output_dir",
+                                                                  "model_name"}:
                 continue
             value = getattr(self, f.name)
             if value != getattr(default, f.name):
                 out[f.name] = _jsonable(value)
+        if self.extensions:  # the extensions' code, wherever it lies, keys the cache
+            from .extensions import extensions_digest
+
+            out["extensions_digest"] = extensions_digest(self.extensions)
         return out
+
+    def frozen_inputs(self) -> dict[str, tuple[float, ...]]:
+        """Input name -> the values it is frozen to, by `--input name->[values]` or by
+        `--freeze_placeholder_with_value name->values` (the two spellings of one request)."""
+        frozen = dict(self.freeze_placeholder_with_value)
+        frozen.update((cut.name, cut.value) for cut in self.input if cut.value is not None)
+        return frozen
 
     @property
     def model_label(self) -> str | None:
@@ -141,6 +169,11 @@ def _jsonable(value: Any) -> Any:
 
 # Fields of ConversionOptions that no flag sets.
 _NOT_FLAGS = frozenset({"extra", "inert_flags"})
+# Flags that change what a conversion reports or writes beside the IR, never the IR itself: left
+# out of `canonical()` (the cache key and the IR's conversion_parameters).
+_NOT_IN_IR = frozenset({"steps", "tensorboard_logdir"})
+# Flags whose canonical form is the content they name, not where it lies.
+_BY_CONTENT = frozenset({"extensions"})
 
 
 def _model_label(get) -> str | None:
@@ -205,8 +238,25 @@ INERT_FLAGS = {
     "disable_resnet_optimization": "this converter does no ResNet stride optimization, so there "
                                    "is none to disable; the IR is the same without the flag",
     "generate_deprecated_IR_V7": "IR v11 is written, as without the flag",
-    "steps": "conversion steps are not printed; --log_level DEBUG logs each pass as it ends",
-    "version": "the converter's version is recorded in the IR's rt_info (converter_version); "
+    "generate_deprecated_IR_V2": "IR v11 is written, as without the flag (IR v2 is long gone "
+                                 "from OpenVINO, which reads IR v10 and v11 only)",
+    "move_to_preprocess": "IR v11 has no preprocessing section: the mean and scale values are "
+                          "baked into the model after its input (folded into the first "
+                          "convolution where exact), as without the flag; to apply them at run "
+                          "time instead, leave them out and use OpenVINO's PrePostProcessor",
+    "offload_unsupported_operations_to_tf": "OpenVINO IR cannot call TensorFlow; give handlers "
+                                            "for the unsupported ops with --extensions",
+    "tensorflow_subgraph_patterns": "OpenVINO IR cannot run a subgraph in TensorFlow; give "
+                                    "handlers for its ops with --extensions",
+    "tensorflow_operation_patterns": "OpenVINO IR cannot run an op in TensorFlow; give "
+                                     "handlers for the ops with --extensions",
+    "tensorflow_custom_layer_libraries": "TensorFlow libraries of custom ops cannot be loaded "
+                                         "into an IR; give handlers for the ops with "
+                                         "--extensions",
+    "tensorflow_custom_operations_config_update": "this converter never rewrites a "
+                                                  "replacement-config file; its SSD rules are "
+                                                  "built in",
+    "version": "the converter's version is recorded in the IR's rt_info (Converter_version); "
                "`python -m converter --version` prints it",
 }
 
@@ -215,6 +265,12 @@ INERT_FLAGS = {
 REFUSED_WHEN_SET = {
     "generate_deprecated_IR_V7": "this converter writes IR v11 only (IR v7 is deprecated and "
                                  "not supported); leave the flag out",
+    "offload_unsupported_operations_to_tf": INERT_FLAGS["offload_unsupported_operations_to_tf"],
+    "tensorflow_subgraph_patterns": INERT_FLAGS["tensorflow_subgraph_patterns"],
+    "tensorflow_operation_patterns": INERT_FLAGS["tensorflow_operation_patterns"],
+    "tensorflow_custom_layer_libraries": INERT_FLAGS["tensorflow_custom_layer_libraries"],
+    "tensorflow_custom_operations_config_update":
+        INERT_FLAGS["tensorflow_custom_operations_config_update"] + "; leave the flag out",
 }
 
 
@@ -320,12 +376,74 @@ def parse_output(raw: Any) -> tuple[str, ...]:
     return names
 
 
+_BOOLEANS = {"true": 1.0, "false": 0.0}
+
+
 def _values(text: str) -> tuple[float, ...]:
+    """`[1 2 3]`, `(1,2)`, `7` or `True` (booleans as 1 and 0, for boolean placeholders)."""
     body = text.strip().strip("[]()")
     try:
-        return tuple(float(v) for v in re.split(r"[,\s]+", body.strip()) if v)
+        return tuple(_BOOLEANS[v.lower()] if v.lower() in _BOOLEANS else float(v)
+                     for v in re.split(r"[,\s]+", body.strip()) if v)
     except ValueError:
         raise ValueError(f"{text!r} is not a list of numbers") from None
+
+
+def parse_frozen_values(raw: Any) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    """`name->True`, `a->[1 2],b->3`, a list of such texts, or `{name = true, b = [1, 2]}`."""
+    if isinstance(raw, Mapping):
+        items = [(str(k), v) for k, v in raw.items()]
+    else:
+        texts = raw if isinstance(raw, (list, tuple)) else _split_top_level(str(raw))
+        items = []
+        for text in texts:
+            name, arrow, value = str(text).partition("->")
+            if not arrow or not name.strip() or not value.strip():
+                raise ValueError(f"{text!r} is not like name->value or name->[1 2 3]")
+            items.append((name.strip(), value))
+    if not items:
+        raise ValueError("expected at least one name->value")
+    return tuple(sorted((name, _frozen(value)) for name, value in items))
+
+
+def _frozen(value: Any) -> tuple[float, ...]:
+    if isinstance(value, str):
+        values = _values(value)
+    elif isinstance(value, (bool, int, float)):
+        values = (float(value),)
+    elif isinstance(value, (list, tuple)) and all(isinstance(v, (bool, int, float))
+                                                  for v in value):
+        values = tuple(float(v) for v in value)
+    else:
+        raise TypeError(f"expected a number, true/false or a list of numbers, got {value!r}")
+    if not values:
+        raise ValueError(f"{value!r} gives no value")
+    return values
+
+
+def parse_patterns(raw: Any) -> tuple[str, ...]:
+    """Regular expressions, comma-separated as mo took them (`Convolution1,.*Scale.*`) or a
+    list; each must compile."""
+    items = raw if isinstance(raw, (list, tuple)) else _split_top_level(str(raw))
+    patterns = tuple(str(p).strip() for p in items if str(p).strip())
+    if not patterns:
+        raise ValueError("expected at least one regular expression")
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+    return patterns
+
+
+def parse_folders(raw: Any) -> tuple[str, ...]:
+    """`dir`, `dir1,dir2` or a list; an empty text means none, as for mo."""
+    items = raw if isinstance(raw, (list, tuple)) else [raw]
+    items = [part for item in items for part in (item.split(",") if isinstance(item, str)
+                                                 else [item])]
+    if not all(isinstance(i, str) for i in items):
+        raise TypeError(f"expected folder paths, got {raw!r}")
+    return tuple(i.strip() for i in items if i.strip())
 
 
 def parse_per_input_values(raw: Any) -> tuple[tuple[str, tuple[float, ...]], ...]:
@@ -386,11 +504,12 @@ def parse_transformations_config(raw: Any) -> str:
 
 
 def _split_top_level(text: str) -> list[str]:
-    """Split on commas that are not inside brackets: `a[1,2],b` -> [`a[1,2]`, `b`]."""
+    """Split on commas that are not inside brackets: `a[1,2],b` -> [`a[1,2]`, `b`] (nor
+    inside braces, for regular expressions such as `x{1,2}`)."""
     parts, depth, current = [], 0, ""
     for ch in text:
-        depth += ch in "[("
-        depth -= ch in "])"
+        depth += ch in "[({"
+        depth -= ch in "])}"
         if ch == "," and depth == 0:
             parts.append(current)
             current = ""
@@ -418,9 +537,21 @@ _PARSERS = {
     "saved_model_tags": parse_tags,
     "transformations_config": parse_transformations_config,
     "tensorflow_use_custom_operations_config": parse_transformations_config,
+    "freeze_placeholder_with_value": parse_frozen_values,
+    "finegrain_fusing": parse_patterns,
+    "extensions": parse_folders,
+    "nhwc_to_nchw": _switch,
+    "disable_nhwc_to_nchw": _switch,
+    "steps": _switch,
+    "tensorboard_logdir": _text,
 }
 
-_INERT_PARSERS = {"log_level": _text}
+_INERT_PARSERS = {"log_level": _text, "tensorflow_subgraph_patterns": _text,
+                  "tensorflow_operation_patterns": _text,
+                  "tensorflow_custom_layer_libraries": _text,
+                  "tensorflow_custom_operations_config_update": _text}
 
-# The flag names a manifest may use (everything but paths, which the pipeline sets itself).
-CONVERSION_FLAGS = frozenset(_PARSERS) | {"tensorflow_object_detection_api_pipeline_config"}
+# The flag names a manifest may use (everything but paths, which the pipeline sets itself); the
+# inert ones are accepted there too, saying what happens instead when the model converts.
+CONVERSION_FLAGS = frozenset(_PARSERS) | {"tensorflow_object_detection_api_pipeline_config"} | \
+    frozenset(INERT_FLAGS)

@@ -284,7 +284,7 @@ def _entry(path: Path, name: str, table: Any, defaults: Mapping[str, Any]) -> Mo
     _check_keys(path, f"model {name!r}", table, MODEL_KEYS)
     _check_shared(where, table)
     merged = {**{k: v for k, v in defaults.items() if k in _SHARED_KEYS}, **table}
-    flags = {k: merged[k] for k in merged if k in _FLAG_KEYS}
+    flags = _resolve_folders(path.parent, {k: merged[k] for k in merged if k in _FLAG_KEYS})
     _check_flags_together(where, flags)
     return ModelEntry(
         name=name, url=_url(where, table, path.parent), checksum=_checksum(where, table),
@@ -297,6 +297,24 @@ def _entry(path: Path, name: str, table: Any, defaults: Mapping[str, Any]) -> Mo
         verify=merged.get("verify", True), verify_inputs=merged.get("verify_inputs"),
         skip=_skip(where, table.get("skip")), description=merged.get("description", ""),
         flags=MappingProxyType(flags), **_limits(where, merged))
+
+
+# Flags naming folders, relative to the manifest's folder.
+_FOLDER_FLAGS = ("extensions", "tensorboard_logdir")
+
+
+def _resolve_folders(base: Path, flags: dict[str, Any]) -> dict[str, Any]:
+    """`extensions` and `tensorboard_logdir` as absolute paths (a list of folders or mo's
+    comma-separated text for `extensions`); other flags as they are."""
+    for key in _FOLDER_FLAGS:
+        value = flags.get(key)
+        if isinstance(value, str) and value.strip():
+            parts = value.split(",") if key == "extensions" else [value]
+            resolved = [str(base / p.strip()) for p in parts if p.strip()]
+            flags[key] = resolved if key == "extensions" else resolved[0]
+        elif isinstance(value, list):
+            flags[key] = [str(base / p) if isinstance(p, str) else p for p in value]
+    return flags
 
 
 def _check_shared(where: _Where, table: Mapping[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """Prepare stage: find the model inside an unpacked archive and make it convertible.
 
-An archive may hold an ONNX file, a frozen GraphDef, a SavedModel folder or a checkpoint with
-its meta graph, and (from the TF Object Detection API zoo) a `pipeline.config`. `locate_model`
+An archive may hold an ONNX file, a frozen GraphDef, a SavedModel folder, a checkpoint with
+its meta graph or a Keras file (.keras, .h5: saved as a SavedModel first), and (from the TF
+Object Detection API zoo) a `pipeline.config`. `locate_model`
 finds them (or checks the manifest's `model` key); `prepare_model` freezes a SavedModel or a
 checkpoint into a GraphDef once, so that every precision converts from the same frozen bytes
 without importing TensorFlow again. The result is described by a small JSON document.
@@ -29,7 +30,7 @@ class PrepareError(PipelineError):
 class ModelLocation:
     """Where the model sits in the unpacked tree (paths relative to the tree)."""
 
-    kind: str                      # onnx | frozen | text | saved_model | checkpoint
+    kind: str                      # onnx | frozen | text | saved_model | checkpoint | keras
     path: str                      # the file, the SavedModel folder, or the .meta file
     checkpoint: str | None = None  # the checkpoint prefix, for kind == checkpoint
     pipeline_config: str | None = None
@@ -53,6 +54,8 @@ def _kind_of(path: Path) -> str | None:
     suffix = path.suffix.lower()
     if suffix == ".onnx":
         return "onnx"
+    if suffix in KERAS_SUFFIXES:
+        return "keras"
     if suffix == ".meta":
         return "checkpoint"
     if suffix in (".pb", ".graphdef") and path.name != "saved_model.pb":
@@ -82,8 +85,10 @@ def _candidates(tree: Path) -> list[tuple[str, Path]]:
 
 # When an archive holds several forms of one model (the TF detection zoo ships a frozen graph,
 # a SavedModel and a checkpoint together), the first kind in this order is taken.
-PREFERENCE = {"onnx": ("onnx",), "tf": ("frozen", "saved_model", "checkpoint", "text"),
-              None: ("onnx", "frozen", "saved_model", "checkpoint", "text")}
+PREFERENCE = {"onnx": ("onnx",), "tf": ("frozen", "saved_model", "checkpoint", "text", "keras"),
+              None: ("onnx", "frozen", "saved_model", "checkpoint", "text", "keras")}
+# Keras model files (Keras 3 `.keras` archives, legacy HDF5): saved as a SavedModel first.
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
 def locate_model(tree: Path, label: str, model: str | None = None, framework: str | None = None) -> ModelLocation:
@@ -149,7 +154,7 @@ def prepare_model(tree: Path, location: ModelLocation, outputs: tuple[str, ...],
     if location.kind in ("onnx", "frozen", "text"):
         info["input_model"] = {"in": "tree", "path": location.path}
     else:
-        frozen = _freeze(tree, location, outputs, tags)
+        frozen = _freeze(tree, location, outputs, tags, staging)
         (staging / "frozen.pb").write_bytes(frozen.graph_def)
         info["input_model"] = {"in": "prepared", "path": "frozen.pb"}
         info["inputs"] = dict(getattr(frozen, "inputs", {}) or {})
@@ -158,12 +163,33 @@ def prepare_model(tree: Path, location: ModelLocation, outputs: tuple[str, ...],
     return info
 
 
-def _freeze(tree: Path, location: ModelLocation, outputs: tuple[str, ...], tags: tuple[str, ...]):
+def _freeze(tree: Path, location: ModelLocation, outputs: tuple[str, ...], tags: tuple[str, ...],
+            staging: Path):
     from converter.frontends.tf.freeze import freeze_checkpoint, freeze_saved_model
 
     if location.kind == "saved_model":
         return freeze_saved_model(tree / location.path, tags=list(tags) or None)
+    if location.kind == "keras":
+        export = staging / "keras_saved_model"
+        keras_to_saved_model(tree / location.path, export)
+        return freeze_saved_model(export)
     return freeze_checkpoint(tree / location.path, tree / location.checkpoint, list(outputs) or None)
+
+
+def keras_to_saved_model(path: Path, folder: Path) -> Path:
+    """Save the Keras model in `path` (.keras, or legacy .h5) as a SavedModel in `folder`
+    (its serving signature, as `model.export` writes it); imports TensorFlow."""
+    from converter.frontends.tf.freeze import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    try:
+        model = keras.models.load_model(str(path), compile=False)
+    except (OSError, ValueError, TypeError) as exc:
+        raise PrepareError(f"{path.name}: Keras cannot load this model ({exc})") from None
+    model.export(str(folder), format="tf_saved_model", verbose=False)
+    return folder
 
 
 def read_prepared(folder: Path, tree: Path) -> dict:

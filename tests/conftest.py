@@ -10,3 +10,28 @@ settings.register_profile("ci", max_examples=40, deadline=None,
                                                  HealthCheck.too_slow])
 settings.register_profile("long", parent=settings.get_profile("ci"), max_examples=3000)
 settings.load_profile("ci")
+
+
+import logging  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def logging_left_as_found():
+    """The command-line tests run `converter.cli.main` in this process, which configures
+    logging as the command line does (root handler, levels); put it back after each test, so
+    that a later test capturing the converter's warnings sees them."""
+    root = logging.getLogger()
+    loggers = {name: logging.getLogger(name) for name in
+               ("converter", *[n for n in logging.root.manager.loggerDict if n.startswith("converter.")])}
+    levels = {name: logger.level for name, logger in loggers.items()}
+    root_state = (root.level, list(root.handlers))
+    yield
+    for name, logger in loggers.items():
+        logger.setLevel(levels[name])
+    for name, logger in logging.root.manager.loggerDict.items():
+        if name.startswith("converter") and name not in levels and isinstance(logger, logging.Logger):
+            logger.setLevel(logging.NOTSET)
+    root.setLevel(root_state[0])
+    root.handlers[:] = root_state[1]

@@ -83,7 +83,7 @@ def test_flags_that_change_nothing_say_what_happens_instead(tmp_path):
     assert run.returncode == 0, run.stderr
     lines = run.stderr.splitlines()
     assert sum(line.startswith("[ WARNING ] static_shape: IR shapes are static") for line in lines) == 1
-    assert sum(line.startswith("[ WARNING ] disable_gfusing: ") for line in lines) == 1
+    assert not any("disable_gfusing" in line for line in lines)  # it switches a pass off
     quiet = converter("--input_model", str(model), "--output_dir", str(tmp_path), "--static_shape",
                       "--log_level", "ERROR")
     assert quiet.returncode == 0 and quiet.stderr == ""

@@ -98,11 +98,19 @@ def test_mo_arguments_are_substituted_as_string_template_does():
 
 
 def test_a_model_optimizer_flag_the_converter_lacks_is_reported_not_malformed():
-    """facenet's and deepspeech's ymls freeze a placeholder: well-formed, not buildable yet."""
+    """A yml asking for a layout change (--layout): well-formed, not buildable yet."""
+    out = translate(["--layout=data(nchw)", "--output=embeddings"], "/cfg")
+    assert "--layout" in out.unsupported
+    assert "layout" not in out.flags and out.flags["output"] == "embeddings"
+
+
+def test_freezing_a_placeholder_is_one_of_our_flags():
+    """facenet's and deepspeech's ymls freeze a placeholder, which the converter does."""
     out = translate(["--freeze_placeholder_with_value=phase_train->False", "--output=embeddings"],
                     "/cfg")
-    assert "--freeze_placeholder_with_value" in out.unsupported
-    assert "freeze_placeholder_with_value" not in out.flags and out.flags["output"] == "embeddings"
+    assert out.unsupported is None
+    assert out.flags == {"freeze_placeholder_with_value": "phase_train->False",
+                         "output": "embeddings"}
 
 
 # -- building ---------------------------------------------------------------------------------

@@ -110,12 +110,16 @@ def test_input_shape_of_wrong_rank_is_rejected(tmp_path):
         convert(path, output_dir=tmp_path, input_shape="[1,3,4]")
 
 
-def test_input_at_internal_tensor_is_rejected(tmp_path):
+def test_input_at_internal_tensor_cuts_the_model_there(tmp_path):
     nodes = [helper.make_node("Relu", ["x"], ["t"]), helper.make_node("Neg", ["t"], ["y"])]
     path = tmp_path / "m.onnx"
     onnx.save(make_model(nodes, {"x": ((2,), FLOAT)}, {"y": (None, FLOAT)}, 13), str(path))
-    with pytest.raises(UserInputError, match="'t'"):
-        convert(path, output_dir=tmp_path, input="t")
+    xml = convert(path, output_dir=tmp_path, input="t")
+    assert ir_input_shapes(xml) == {"t": ["2"]}  # the Relu and x are gone
+    t = np.float32([-1.5, 2.0])
+    np.testing.assert_array_equal(run_openvino(xml, {"t": t})["y"], -t)
+    with pytest.raises(UserInputError, match="'nope'"):
+        convert(path, output_dir=tmp_path, input="nope")
 
 
 def test_frozen_input_value(tmp_path):

@@ -121,8 +121,9 @@ def test_an_inert_flag_logs_its_line_when_converting_not_when_parsing(tmp_path, 
         "static_shape: IR shapes are static where the inputs are; give --input_shape (or "
         "--batch) to make every input static"]
     caplog.clear()
-    converter.convert(model, output_dir=tmp_path, keep_shape_ops=True, steps=True)
-    assert [line.split(":")[0] for line in converter_logs(caplog)] == ["keep_shape_ops", "steps"]
+    converter.convert(model, output_dir=tmp_path, keep_shape_ops=True, move_to_preprocess=True)
+    assert [line.split(":")[0] for line in converter_logs(caplog)] == ["keep_shape_ops",
+                                                                        "move_to_preprocess"]
 
 
 # -- disable_gfusing ----------------------------------------------------------------------------
@@ -134,17 +135,14 @@ def tiny_graph():
     return g
 
 
-def test_disable_gfusing_says_there_is_no_grouped_fusing_to_disable(caplog):
-    from converter.passes import GROUPED_FUSING, run_passes
+def test_disable_gfusing_switches_off_the_grouped_convolution_fusing_silently(caplog):
+    from converter.passes import GROUPED_FUSING, active_passes, run_passes
 
-    assert GROUPED_FUSING == frozenset()
-    caplog.set_level("INFO", logger="converter")
+    assert GROUPED_FUSING == frozenset({"fuse_grouped_convolution"})
+    assert "fuse_grouped_convolution" not in active_passes(opts(disable_gfusing=True))
+    assert "fuse_grouped_convolution" in active_passes(opts())
+    caplog.set_level("WARNING", logger="converter")
     run_passes(tiny_graph(), opts(disable_gfusing=True))
-    assert converter_logs(caplog) == [
-        "disable_gfusing: this converter does no grouped-convolution fusing, so there is none "
-        "to disable; the IR is the same as without the flag"]
-    caplog.clear()
-    run_passes(tiny_graph(), opts())
     assert converter_logs(caplog) == []
 
 
@@ -162,3 +160,25 @@ def test_disable_fusing_switches_off_the_fusing_passes():
     from converter import passes
 
     assert "fuse_linear_into_conv" not in passes.active_passes(opts(disable_fusing=True))
+
+
+def test_the_seeds_input_example_with_ports_shapes_and_frozen_values():
+    cuts = opts(input="0:node_name1[3 4],node_name2:1[2]->[20 15]").input
+    assert cuts == (InputCut("0:node_name1", (3, 4)), InputCut("node_name2:1", (2,), (20.0, 15.0)))
+    assert opts(input="0:node_name1[3 4],node_name2:1[2]->[20 15]").frozen_inputs() == {
+        "node_name2:1": (20.0, 15.0)}
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("phase_train->False", {"phase_train": (0.0,)}),
+    ("a->True,b->[1 2.5]", {"a": (1.0,), "b": (1.0, 2.5)}),
+    ({"a": True, "b": [1, 2.5]}, {"a": (1.0,), "b": (1.0, 2.5)}),
+    (["a->1", "b->(1,2.5)"], {"a": (1.0,), "b": (1.0, 2.5)}),
+])
+def test_freeze_placeholder_with_value_spellings(raw, expected):
+    assert opts(freeze_placeholder_with_value=raw).frozen_inputs() == expected
+
+
+def test_input_values_win_over_freeze_placeholder_with_value():
+    options = opts(freeze_placeholder_with_value="a->1", input="a->[2]")
+    assert options.frozen_inputs() == {"a": (2.0,)}

@@ -89,3 +89,60 @@ def test_weights_only_the_fused_convolution_reads_are_scaled_in_place():
     fuse_linear_into_conv.run(graph)
     [fused] = [n for n in graph.nodes() if n.op == "Convolution"]
     assert fused.inputs[1].node is weights_node
+
+
+# -- the seed's example end to end: multiplication, convolution and addition merged -------------
+def onnx_scale_conv_scale_shift():
+    """Multiply by a per-channel scale, a biased Conv, a per-channel Multiply and Add: what the
+    Model Optimizer merged into one convolution."""
+    from onnx import helper
+    from onnx_testing import FLOAT, make_model
+
+    rng = np.random.default_rng(11)
+    nodes = [helper.make_node("Mul", ["x", "pre"], ["scaled"]),
+             helper.make_node("Conv", ["scaled", "w", "b"], ["conv"], pads=[1, 1, 1, 1]),
+             helper.make_node("Mul", ["conv", "gain"], ["mul"]),
+             helper.make_node("Add", ["mul", "shift"], ["y"])]
+    inits = {"pre": rng.uniform(0.5, 2, (1, 3, 1, 1)).astype(np.float32),
+             "w": rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
+             "b": rng.standard_normal(4).astype(np.float32),
+             "gain": rng.uniform(0.5, 2, (4, 1, 1)).astype(np.float32),
+             "shift": rng.standard_normal((4, 1, 1)).astype(np.float32)}
+    return make_model(nodes, {"x": ([1, 3, 6, 6], FLOAT)}, {"y": (None, FLOAT)}, 13, inits)
+
+
+@pytest.mark.parametrize("disable_fusing", [False, True])
+def test_seed_example_becomes_one_convolution_and_one_bias_add(tmp_path, disable_fusing):
+    from onnx_testing import convert_and_compare, ir_layer_types
+
+    xml = convert_and_compare(onnx_scale_conv_scale_shift(), tmp_path,
+                              disable_fusing=disable_fusing)
+    layers = [t for t in ir_layer_types(xml) if t not in ("Parameter", "Const", "Result")]
+    if disable_fusing:
+        assert layers.count("Multiply") == 2
+    else:
+        assert layers == ["Convolution", "Add"]
+
+
+def test_keras_conv_batchnorm_from_tensorflow_becomes_convolution_and_add(tmp_path):
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    from onnx_testing import ir_layer_types
+    from tf_support import compare
+
+    tf.keras.utils.set_random_seed(0)
+    conv = tf.keras.layers.Conv2D(4, 3, padding="same")
+    bn = tf.keras.layers.BatchNormalization()
+    conv.build((1, 6, 6, 3))
+    bn.build((1, 6, 6, 4))
+    bn.moving_mean.assign(np.linspace(-1, 1, 4).astype(np.float32))
+    bn.moving_variance.assign(np.linspace(0.5, 2, 4).astype(np.float32))
+    function = tf.function(lambda x: bn(conv(x * 0.5), training=False)).get_concrete_function(
+        tf.TensorSpec((1, 6, 6, 3), tf.float32, name="x"))
+    frozen = convert_variables_to_constants_v2(function)
+    pb = tmp_path / "conv_bn.pb"
+    pb.write_bytes(frozen.graph.as_graph_def().SerializeToString())
+    xml = compare(tmp_path, pb, {"x": rng_input((1, 6, 6, 3))}, [frozen.outputs[0].name])
+    layers = [t for t in ir_layer_types(xml) if t not in ("Parameter", "Const", "Result")]
+    assert layers.count("Convolution") == 1 and layers.count("Add") == 1, layers
+    assert not {"Multiply", "Subtract", "Divide"} & set(layers), layers

@@ -159,7 +159,9 @@ def input_overrides(model_inputs: list[tuple[str, Shape | None]],
     the model's inputs; `--batch` then sets dimension 0 of every input."""
     names = [name for name, _ in model_inputs]
     shapes = dict(model_inputs)
-    order = [cut.name for cut in options.input] or names
+    # without --input, --input_shape gives the inputs left after --freeze_placeholder_with_value
+    order = [cut.name for cut in options.input] or [
+        name for name in names if name not in dict(options.freeze_placeholder_with_value)]
     for cut in options.input:
         if cut.name not in shapes:
             raise UserInputError(f"--input names {cut.name!r}, which is not an input of the model "

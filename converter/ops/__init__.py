@@ -95,5 +95,6 @@ from . import strided_slice  # noqa: E402,F401
 from . import logical, numeric, selection  # noqa: E402,F401
 from . import detection  # noqa: E402,F401
 # The families added for the ONNX conformance suite.
-from . import quantization, normalization, sorting, attention, gather_scatter  # noqa: E402,F401
+from . import normalization, sorting, attention, gather_scatter  # noqa: E402,F401
 from . import tensor_more, resize, sampling, signal, nms, recurrent, control_flow  # noqa: E402,F401
+from . import fused  # noqa: E402,F401  (ops only the fusion passes emit)

@@ -148,16 +148,25 @@ class Gather(OpSpec):
         axis_value = const_ints(axis)
         if data.shape is None or indices.shape is None or axis_value is None:
             return [(None, data.element_type)]
-        if node.attrs.get("batch_dims", 0):
-            raise ValueError("Gather with batch_dims is not supported yet")
         a = normalize_axis(axis_value[0], len(data.shape))
-        return [(data.shape[:a] + indices.shape + data.shape[a + 1:], data.element_type)]
+        batch = node.attrs.get("batch_dims", 0)
+        batch = batch + len(indices.shape) if batch < 0 else batch  # the leading axes both share
+        return [(data.shape[:a] + indices.shape[batch:] + data.shape[a + 1:], data.element_type)]
 
     @staticmethod
     def evaluate(node, values):
         data, indices, axis = values
         axis = int(np.ravel(axis)[0])
         indices = np.where(indices < 0, indices + data.shape[axis], indices)
+        batch = node.attrs.get("batch_dims", 0)
+        batch = batch + indices.ndim if batch < 0 else batch
+        if batch:  # each of the shared leading entries gathers on its own
+            axis = axis % data.ndim
+            lead = data.shape[:batch]
+            parts = [np.take(d, i, axis=axis - batch) for d, i in
+                     zip(data.reshape((-1,) + data.shape[batch:]),
+                         indices.reshape((-1,) + indices.shape[batch:]))]
+            return [np.stack(parts).reshape(lead + parts[0].shape)]
         return [np.take(data, indices, axis=axis)]
 
 

@@ -187,3 +187,86 @@ class Col2Im(OpSpec):
         channels = -1 if kernel is None or columns == -1 else columns // int(np.prod(kernel))
         lead = tuple(data.shape[:-2])
         return [(lead + (channels,) + spatial, data.element_type)]
+
+
+# -- batch <-> space blocks (TensorFlow's SpaceToBatchND and BatchToSpaceND) --------------------
+
+def _block_inputs(node) -> tuple[list[int], list[int], list[int]] | None:
+    """block_shape, then the begin and end amounts (pads or crops), when all are constant."""
+    values = [const_ints(s) for s in node.inputs[1:4]]
+    return None if any(v is None for v in values) else tuple(values)
+
+
+@register
+class SpaceToBatch(OpSpec):
+    """SpaceToBatch-2: data padded by pads_begin/pads_end, then every axis i split into blocks
+    of block_shape[i] (block_shape[0] is 1) whose offsets move into the batch axis."""
+
+    type = "SpaceToBatch"
+    version = "opset2"
+
+    @staticmethod
+    def infer(node):
+        data = node.inputs[0]
+        blocks = _block_inputs(node)
+        if data.shape is None or blocks is None:
+            return [(None if data.shape is None else (-1,) * len(data.shape), data.element_type)]
+        block, begin, end = blocks
+        total = int(np.prod(block))
+        shape = [-1 if data.shape[0] == -1 else data.shape[0] * total]
+        for d, b, pb, pe in zip(data.shape[1:], block[1:], begin[1:], end[1:]):
+            if d != -1 and (d + pb + pe) % b:
+                raise ValueError(f"padded dimension {d + pb + pe} is not a multiple of block {b}")
+            shape.append(-1 if d == -1 else (d + pb + pe) // b)
+        return [(tuple(shape), data.element_type)]
+
+    @staticmethod
+    def evaluate(node, values):
+        data, block, begin, end = (values[0], *(np.ravel(v).astype(int) for v in values[1:]))
+        padded = np.pad(data, list(zip(begin, end)))
+        n, spatial = padded.shape[0], padded.shape[1:]
+        split = [n]
+        for d, b in zip(spatial, block[1:]):
+            split += [d // b, b]
+        blocks = padded.reshape(split)
+        rank = len(spatial)
+        # batch order: block offsets (outermost first), then the original batch
+        order = [2 + 2 * i for i in range(rank)] + [0] + [1 + 2 * i for i in range(rank)]
+        moved = blocks.transpose(order)
+        return [np.ascontiguousarray(moved.reshape(
+            [n * int(np.prod(block))] + [d // b for d, b in zip(spatial, block[1:])]))]
+
+
+@register
+class BatchToSpace(OpSpec):
+    """BatchToSpace-2: the inverse of SpaceToBatch, then crops_begin/crops_end cut off."""
+
+    type = "BatchToSpace"
+    version = "opset2"
+
+    @staticmethod
+    def infer(node):
+        data = node.inputs[0]
+        blocks = _block_inputs(node)
+        if data.shape is None or blocks is None:
+            return [(None if data.shape is None else (-1,) * len(data.shape), data.element_type)]
+        block, begin, end = blocks
+        total = int(np.prod(block))
+        if data.shape[0] != -1 and data.shape[0] % total:
+            raise ValueError(f"batch {data.shape[0]} is not a multiple of the blocks' {total}")
+        shape = [-1 if data.shape[0] == -1 else data.shape[0] // total]
+        for d, b, cb, ce in zip(data.shape[1:], block[1:], begin[1:], end[1:]):
+            shape.append(-1 if d == -1 else d * b - cb - ce)
+        return [(tuple(shape), data.element_type)]
+
+    @staticmethod
+    def evaluate(node, values):
+        data, block, begin, end = (values[0], *(np.ravel(v).astype(int) for v in values[1:]))
+        rank = data.ndim - 1
+        n = data.shape[0] // int(np.prod(block))
+        blocks = data.reshape(list(block[1:]) + [n] + list(data.shape[1:]))
+        order = [rank] + [x for i in range(rank) for x in (rank + 1 + i, i)]
+        moved = blocks.transpose(order).reshape(
+            [n] + [d * b for d, b in zip(data.shape[1:], block[1:])])
+        crop = tuple(slice(b, moved.shape[i] - e) for i, (b, e) in enumerate(zip(begin, end)))
+        return [np.ascontiguousarray(moved[crop])]

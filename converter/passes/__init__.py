@@ -13,12 +13,18 @@ its docstring with the pattern before and after. A pass rewrites the inside of t
 
 Any other exception a pass raises is an InternalError naming it; a UserInputError (e.g. mean
 values that do not fit an input) stays the user's, with the pass named as its stage.
+
+The runner records per pass the node count before and after, the rewrites and the time
+(`PassStep`): logged at INFO with `--steps` (what `python -m converter --steps` prints), at
+DEBUG otherwise. User passes loaded by `--extensions` (see `converter.extensions`) run at the
+place they name in `PIPELINE`, under the same contract.
 """
 from __future__ import annotations
 
 import importlib
 import logging
-from typing import NamedTuple
+import time
+from typing import Callable, NamedTuple, Sequence
 
 from ..errors import InternalError, ShapeMismatchError, attributed
 from ..graph import Graph, Node, Shape
@@ -28,23 +34,69 @@ log = logging.getLogger(__name__)
 
 # Order matters; each line says why it stands where it does.
 PIPELINE = [
+    "remove_noop_nodes",         # Identity-like nodes and no-op Reshape/Transpose/Convert, first,
+                                 # so that no later pattern has to look through them
     "constant_folding",          # fold what frontends left computable (weight transposes, BN maths)
+    "eliminate_common_subexpressions",  # the same op on the same inputs computed once
+    "fold_space_to_batch",       # SpaceToBatchND -> Convolution -> BatchToSpaceND: one dilated conv,
+                                 # before the sinking, which then cancels its layout Transposes
     "transpose_sinking",         # cancel the layout Transposes frontends put around NCHW-only ops
     "constant_folding",          # fold the constants the sinking rearranged
+    "collapse_reshape_chains",   # Reshape/Squeeze/Unsqueeze/Transpose chains the sinking left
     "preprocessing",             # mean/scale/reverse-channels right after the inputs, before fusing
     "fold_reverse_channels",     # the Gather preprocessing just made into the first conv's weights,
                                  # while they are still plain f32 Consts (before compress_fp16)
+    "raise_input_transposes",    # an input's layout Transpose up above its Rescaling/Pad chain,
+                                 # so that the Pad meets the first conv (next pass)
+    "fold_pad_into_window",      # Pad before a Convolution or pooling into its pads
+    "fuse_grouped_convolution",  # Split -> N Convolutions -> Concat: one GroupConvolution
     "fuse_linear_into_conv",     # Multiply by a per-channel constant folds into conv weights
+    "fuse_linear_into_matmul",   # BatchNorm and scale-shift chains into MatMul weights and bias
+    "merge_constant_chains",     # Multiply/Add-by-constant chains left after fusing into one
+    "fuse_activation_patterns",  # Gelu, HSwish, HSigmoid, Swish, Mish, SoftPlus as ovc emits them
+    "fuse_normalization_patterns",  # mean/variance patterns into MVN, L2 patterns to NormalizeL2
+    "remove_noop_nodes",         # again: the Add of zeros a BatchNorm without shift leaves once
+                                 # folded and fused into the conv (ovc's IR has none)
+    "flatten_nested_concats",    # Concat(a, Concat(b, c)) on one axis: one Concat (Inception)
     "constant_folding",
     "compress_fp16",             # last: store f32 constants as f16 with a decompression Convert
 ]
 
 # What --disable_fusing switches off: folding linear ops and the input's channel reversal into
 # convolutions.
-FUSING = frozenset({"fold_reverse_channels", "fuse_linear_into_conv"})
+FUSING = frozenset({"fold_reverse_channels", "fuse_linear_into_conv", "fuse_linear_into_matmul",
+                    "merge_constant_chains", "fuse_activation_patterns",
+                    "fuse_normalization_patterns", "fold_pad_into_window",
+                    "fuse_grouped_convolution"})
 # What --disable_gfusing switches off: passes that fuse ops into a GroupConvolution (as mo's
-# Split -> Convolutions -> Concat fusing). This converter has none yet.
-GROUPED_FUSING: frozenset[str] = frozenset()
+# Split -> Convolutions -> Concat fusing).
+GROUPED_FUSING: frozenset[str] = frozenset({"fuse_grouped_convolution"})
+
+PassRun = Callable[[Graph, ConversionOptions], int]
+
+
+class UserPass(NamedTuple):
+    """A pass from `--extensions`: `run` goes right before or after the first `anchor` of
+    `PIPELINE` (`where` is "before" or "after")."""
+
+    name: str
+    run: PassRun
+    anchor: str
+    where: str
+
+
+class PassStep(NamedTuple):
+    """What one pass did: the `--steps` line."""
+
+    name: str
+    nodes_before: int
+    nodes_after: int
+    rewrites: int
+    seconds: float
+
+    def describe(self) -> str:
+        return (f"pass {self.name}: {self.nodes_before} -> {self.nodes_after} nodes, "
+                f"{self.rewrites} rewrite(s), {self.seconds * 1000:.1f} ms")
 
 
 def active_passes(options: ConversionOptions) -> list[str]:
@@ -54,26 +106,67 @@ def active_passes(options: ConversionOptions) -> list[str]:
         off |= FUSING
     if options.disable_gfusing:
         off |= GROUPED_FUSING
-        if not GROUPED_FUSING:
-            log.warning("disable_gfusing: this converter does no grouped-convolution fusing, so "
-                        "there is none to disable; the IR is the same as without the flag")
     return [name for name in PIPELINE if name not in off]
 
 
-def run_passes(graph: Graph, options: ConversionOptions) -> None:
-    for name in active_passes(options):
-        module = importlib.import_module(f"{__name__}.{name}")
-        stage = f"pass {name}"
-        before = interface(graph)
-        with attributed(stage=stage, doing="the pass"):
-            try:
-                rewrites = module.run(graph, options)
-                graph.infer_shapes()
-            except ShapeMismatchError as exc:
-                raise InternalError(f"the pass left shapes that do not fit: {exc.detail}",
-                                    stage=stage, node=exc.node) from exc
-        check_interface_kept(before, interface(graph), stage)
-        log.debug("pass %s: %d rewrite(s), %d nodes", name, rewrites, len(graph.nodes()))
+def planned_passes(options: ConversionOptions,
+                   user_passes: Sequence[UserPass] = ()) -> list[tuple[str, PassRun]]:
+    """(name, run) of every pass to run, in order: the active built-in passes with the user's
+    placed beside their anchors (a user pass stays even when its anchor is switched off)."""
+    active = active_passes(options)
+    placed: list[tuple[str, PassRun | None]] = [(name, None) for name in PIPELINE]
+    for user in user_passes:
+        if user.anchor not in PIPELINE:
+            raise InternalError(f"user pass {user.name} is placed {user.where} "
+                                f"{user.anchor!r}, which is not a pass of the pipeline")
+        index = next(i for i, (name, run) in enumerate(placed)
+                     if name == user.anchor and run is None)
+        if user.where == "after":  # after the anchor and the user passes already placed there
+            index += 1
+            while index < len(placed) and placed[index][1] is not None:
+                index += 1
+        placed.insert(index, (user.name, user.run))
+    plan, remaining = [], list(active)
+    for name, run in placed:
+        if run is not None:
+            plan.append((name, run))
+        elif remaining and remaining[0] == name:
+            remaining.pop(0)
+            plan.append((name, _builtin(name)))
+    return plan
+
+
+def _builtin(name: str) -> PassRun:
+    return importlib.import_module(f"{__name__}.{name}").run
+
+
+def run_passes(graph: Graph, options: ConversionOptions,
+               user_passes: Sequence[UserPass] = ()) -> list[PassStep]:
+    """Run every planned pass once, in order, under the pass contract; return what each did."""
+    steps = []
+    level = logging.INFO if options.steps else logging.DEBUG
+    for name, run in planned_passes(options, user_passes):
+        step = _run_one(graph, options, name, run)
+        log.log(level, "%s", step.describe())
+        steps.append(step)
+    return steps
+
+
+def _run_one(graph: Graph, options: ConversionOptions, name: str, run: PassRun) -> PassStep:
+    stage = f"pass {name}"
+    before = interface(graph)
+    nodes_before = len(graph.nodes())
+    started = time.perf_counter()
+    with attributed(stage=stage, doing="the pass"):
+        try:
+            rewrites = run(graph, options)
+            graph.infer_shapes()
+        except ShapeMismatchError as exc:
+            raise InternalError(f"the pass left shapes that do not fit: {exc.detail}",
+                                stage=stage, node=exc.node) from exc
+    seconds = time.perf_counter() - started
+    check_interface_kept(before, interface(graph), stage)
+    return PassStep(name, nodes_before, len(graph.nodes()), int(rewrites or 0), seconds)
 
 
 # -- the pass contract: the model's inputs and outputs stay as they were -------------------------

@@ -4,7 +4,9 @@ Before: Const(w) -> Transpose(Const([3,2,0,1])) -> Convolution
 After:  Const(w transposed) -> Convolution
 
 An op folds when `OpSpec.fold` can compute it: all inputs constant and a numpy evaluation
-exists, or (ShapeOf) the input's shape is fully static. Folded constants keep the tensor names
+exists, or (ShapeOf) the input's shape is fully static. A Gather, Slice or StridedSlice picking
+only static dimensions out of a ShapeOf whose tensor has dynamic ones (a batch of -1) folds too:
+`ShapeOf(x[-1,7,7,64])[1:]` is [7, 7, 64] whatever the batch. Folded constants keep the tensor names
 of the outputs they replace, so a folded model output stays readable by name. A numpy
 evaluation failing (FloatingPointError, ValueError, MemoryError...) on inputs whose shapes were
 already checked is an InternalError naming the node.
@@ -57,6 +59,8 @@ def _fold(node: Node) -> list[np.ndarray] | None:
         return None  # never allocate it: a model may declare a 10^12-element result
     values = spec(node.op).fold(node)
     if values is None:
+        values = _static_dims_picked(node)
+    if values is None:
         return None
     values = [np.asarray(v) for v in values]
     if sum(v.nbytes for v in values) > MAX_FOLDED_BYTES:
@@ -64,3 +68,24 @@ def _fold(node: Node) -> list[np.ndarray] | None:
     # keep the element type the graph promised; numpy may have widened it
     return [v if info.element_type is None else v.astype(to_numpy(info.element_type), copy=False)
             for v, info in zip(values, node.outputs)]
+
+
+SHAPE_PICKERS = ("Gather", "Slice", "StridedSlice")
+
+
+def _static_dims_picked(node: Node) -> list[np.ndarray] | None:
+    """The dims a Gather/Slice/StridedSlice picks from a partly dynamic ShapeOf, when every one
+    picked is static: the picker runs on the shape with a marker in each dynamic dim, and the
+    result folds when no marker is left in it."""
+    if node.op not in SHAPE_PICKERS or not node.inputs or node.inputs[0].node.op != "ShapeOf":
+        return None
+    shape = node.inputs[0].node.inputs[0].shape
+    if shape is None or any(s.node.op != "Const" for s in node.inputs[1:]):
+        return None
+    dtype = np.dtype(to_numpy(node.inputs[0].element_type or "i64"))
+    marker = np.iinfo(dtype).min
+    dims = np.array([marker if d == -1 else d for d in shape], dtype=dtype)
+    values = spec(node.op).evaluate(node, [dims] + [s.node.value for s in node.inputs[1:]])
+    if any(np.any(np.asarray(v) == marker) for v in values):
+        return None
+    return values

@@ -10,25 +10,23 @@ Rules, applied until none matches (c, d constants broadcast along the channel ax
     Multiply(Convolution(x, W), d) -> Convolution(x, W * d per output channel)
     (GroupConvolution likewise, with W of shape [G, O/G, I/G, ...])
 The intermediate node must have no other consumer, or fusing would change what that reads.
-Skipped entirely with --disable_fusing.
+Skipped entirely with --disable_fusing; a node named by --finegrain_fusing is left unfused.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..graph import Graph, Node, Output
+from ._fusing import FusingGuard, fusing_guard
+from ._sweeps import until_stable
+from ._weights import scaled_weights
 
 CONVOLUTIONS = ("Convolution", "GroupConvolution")
 
 
 def run(graph: Graph, options=None) -> int:
-    """Sweeps until nothing fuses: each sweep folds one more link of every chain."""
-    total = 0
-    while True:
-        rewrites = _fuse_sweep(graph)
-        total += rewrites
-        if not rewrites:
-            return total
+    guard = fusing_guard(options)
+    return until_stable(graph, lambda g: _fuse_sweep(g, guard))
 
 
 def channel_vector(output: Output, rank: int) -> np.ndarray | None:
@@ -52,7 +50,7 @@ def _operands(node: Node) -> tuple[Output, Output] | None:
     return None
 
 
-def _fuse_sweep(graph: Graph) -> int:
+def _fuse_sweep(graph: Graph, guard: FusingGuard) -> int:
     uses = graph.consumers()
     sweep = graph.sweep()
     rewrites = 0
@@ -68,6 +66,8 @@ def _fuse_sweep(graph: Graph) -> int:
             continue
         rank = len(node.outputs[0].shape)
         if rank < 2 or channel_vector(outer_const, rank) is None:
+            continue
+        if not guard.allows(node, inner):
             continue
         fused = _rewrite(graph, node, inner, outer_const, rank, uses)
         if fused is not None:
@@ -115,18 +115,5 @@ def _scale_weights(graph: Graph, conv: Node, scale: np.ndarray,
         groups, per_group = weights.shape[:2]
         factor = np.broadcast_to(scale, (groups * per_group,)).reshape(
             (groups, per_group) + (1,) * (weights.ndim - 2))
-    return graph.add(conv.op, [conv.inputs[0], _scaled(graph, weights_out, factor, uses)],
+    return graph.add(conv.op, [conv.inputs[0], scaled_weights(graph, weights_out, factor, uses)],
                      conv.attrs, name=conv.name).output()
-
-
-def _scaled(graph: Graph, weights_out: Output, factor: np.ndarray,
-            uses: dict[int, list]) -> Output:
-    """The weights times `factor`. Weights only this convolution reads are scaled in place, so
-    that a model's weights are not held twice while the pass runs (the sweep keeps every node
-    it started with alive until it ends); shared ones are copied."""
-    weights = weights_out.value
-    product = (weights * factor).astype(weights.dtype, copy=False)
-    if len(uses.get(id(weights_out.node), [])) == 1 and weights.flags.writeable:
-        weights[...] = product
-        return weights_out
-    return graph.const(product, name=weights_out.node.name)

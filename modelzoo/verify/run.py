@@ -285,6 +285,24 @@ def frozen_value(flags: Mapping[str, Any], info: TensorInfo):
         if "[" in head:
             array = array.reshape(_dims(head.split("[", 1)[1].split("]")[0]))
         return array
+    return _placeholder_value(flags, info)
+
+
+def _placeholder_value(flags: Mapping[str, Any], info: TensorInfo):
+    """The value `--freeze_placeholder_with_value name->value` freezes this input to (in the
+    input's shape when it is static and the values fill it), or None."""
+    import numpy as np
+
+    from converter.options import parse_frozen_values
+
+    raw = flags.get("freeze_placeholder_with_value")
+    for name, values in parse_frozen_values(raw) if raw is not None else ():
+        if same_tensor([name], info.names):
+            array = np.asarray(values, dtype=info.dtype)
+            if info.shape is not None and None not in info.shape \
+                    and int(np.prod(info.shape)) == array.size:
+                array = array.reshape(info.shape)
+            return array
     return None
 
 

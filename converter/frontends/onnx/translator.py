@@ -38,6 +38,7 @@ class OnnxTranslator:
         self.scope = Scope(self.graph, self.initializers)  # the model's names
         self.tensors = self.scope.values
         self.memo: dict[int, tuple[Node, list | None]] = {}
+        self.cuts = self.cut_tensors()
 
     # -- what to translate ------------------------------------------------------------------
     def output_names(self) -> list[str]:
@@ -51,12 +52,20 @@ class OnnxTranslator:
                                  f"model is called (use ONNX tensor names)")
         return list(self.options.output)
 
+    def cut_tensors(self) -> list[str]:
+        """`--input` names of tensors computed inside the model: the model is cut there, what
+        computed them is dropped and they become inputs (as mo cuts a graph)."""
+        produced = {o for n in self.model.graph.node for o in n.output if o}
+        names = [cut.name for cut in self.options.input] + list(self.options.frozen_inputs())
+        return list(dict.fromkeys(name for name in names if name in produced))
+
     def needed_nodes(self, outputs: list[str]) -> list[onnx.NodeProto]:
-        """The nodes the outputs depend on, in model order (all of them without --output)."""
+        """The nodes the outputs depend on, in model order (all of them without --output or
+        an --input cut inside the model)."""
         nodes = list(self.model.graph.node)
-        if not self.options.output:
+        if not self.options.output and not self.cuts:
             return nodes
-        producer = {o: i for i, n in enumerate(nodes) for o in n.output if o}
+        producer = {o: i for i, n in enumerate(nodes) for o in n.output if o and o not in self.cuts}
         keep: set[int] = set()
         stack = [producer[name] for name in outputs if name in producer]
         while stack:
@@ -66,16 +75,33 @@ class OnnxTranslator:
                 stack.extend(producer[i] for i in outer_names(nodes[index]) if i in producer)
         return [n for i, n in enumerate(nodes) if i in keep]
 
+    def cut_infos(self) -> list[onnx.ValueInfoProto]:
+        """A ValueInfo per inner cut: the model's (or ONNX shape inference's) when it has one,
+        else f32 of unknown shape (--input gives the shape)."""
+        if not self.cuts:
+            return []
+        graph = self.model.graph
+        known = {i.name: i for i in list(graph.value_info) + list(graph.output)}
+        if any(name not in known for name in self.cuts):
+            try:
+                inferred = onnx.shape_inference.infer_shapes(self.model).graph.value_info
+                known.update((i.name, i) for i in inferred if i.name not in known)
+            except Exception:  # noqa: BLE001 (inference is a help here, not a requirement)
+                pass
+        return [known[name] if name in known and known[name].type.HasField("tensor_type")
+                else onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+                for name in self.cuts]
+
     # -- building ---------------------------------------------------------------------------
     def add_inputs(self, nodes: list[onnx.NodeProto], outputs: list[str]) -> None:
         used = {i for n in nodes for i in outer_names(n)} | set(outputs)
         inputs = [i for i in self.model.graph.input if i.name not in self.initializers]
-        if self.options.output:
-            inputs = [i for i in inputs if i.name in used]
+        if self.options.output or self.cuts:
+            inputs = [i for i in inputs if i.name in used] + self.cut_infos()
         for info in inputs:
             self.check_tensor_input(info, nodes)
         shapes = input_overrides([(i.name, value_info_shape(i)) for i in inputs], self.options)
-        frozen = {cut.name: cut.value for cut in self.options.input if cut.value is not None}
+        frozen = self.options.frozen_inputs()  # --input name->[v], --freeze_placeholder_with_value
         for info in inputs:
             element_type = value_info_type(info)
             if info.name in frozen:
@@ -136,6 +162,8 @@ class OnnxTranslator:
         for tensor_name, output in zip(node.output, produced):
             if not tensor_name or output is None:
                 continue
+            if tensor_name in self.cuts and scope is self.scope:
+                continue  # an --input cut: the model input stands for it
             scope.values[tensor_name] = output
             if isinstance(output, Output) and output.node.op not in ("Parameter", "Const"):
                 output.info.names.add(tensor_name)

@@ -1,22 +1,27 @@
 """The TensorFlow frontend: a frozen GraphDef, a SavedModel or a checkpoint in, a Graph out.
 
 A frozen GraphDef (binary .pb or text .pbtxt) is read with protobuf message classes built
-at runtime (`proto.py`), so converting one never imports TensorFlow. A SavedModel or a
-checkpoint with its meta graph is frozen first by `freeze.py`, which does import it.
+at runtime (`proto.py`), so converting one never imports TensorFlow. A SavedModel
+(`saved_model.py`) or a TF1 checkpoint with its meta graph (`checkpoint.py`) is frozen by our
+own readers (function calls inlined by `functions.py`, variables read from the tensor bundle);
+only what they cannot handle goes through TensorFlow (`freeze.py`), with a warning in the log.
 Model inputs and outputs keep TensorFlow's NHWC layout; handlers wrap NCHW-only OpenVINO
 ops in Transposes that the transpose-sinking pass cancels between neighbours.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from ...errors import UnsupportedOpsError, UserInputError
+from ...errors import UserInputError
 from ...graph import Graph
 from ...options import ConversionOptions
 from .graph_def import parse_graph_def, read_graph_def
 from .translate import translate
 
 __all__ = ["load"]
+
+log = logging.getLogger(__name__)
 
 
 def load(options: ConversionOptions) -> Graph:
@@ -29,18 +34,30 @@ def load(options: ConversionOptions) -> Graph:
         raise UserInputError("no TensorFlow model given: pass --input_model, --saved_model_dir "
                              "or --input_meta_graph")
     graph_def = read_graph_def(options.input_model, options.input_model_is_text)
+    _inline_function_calls(graph_def)
     if _ssd_requested(options):
         return _convert_ssd(graph_def, options)
     # A graph frozen from a SavedModel ahead of time (the pipeline's prepare stage) keeps its
     # signature's output names through `extra["output_aliases"]` (tensor -> signature name).
     try:
         return translate(graph_def, options, output_aliases=dict(options.extra.get("output_aliases", {})))
-    except UnsupportedOpsError as exc:
+    except UserInputError as exc:  # unsupported ops, or the export's loops over the batch
         if _looks_like_object_detection_api(graph_def):
             raise UserInputError(f"{exc}\nThis graph is a TF Object Detection API export: give "
                                  f"its pipeline.config with --tensorflow_object_detection_api_"
                                  f"pipeline_config, and its loops are cut and replaced") from exc
         raise
+
+
+def _inline_function_calls(graph_def) -> None:
+    """Calls into the graph's function library (Keras 3 writes e.g. grouped convolutions as
+    StatefulPartitionedCall) are replaced by the functions' bodies; While and If keep theirs."""
+    from .functions import function_library, inline_calls
+
+    if function_library(graph_def):
+        count = inline_calls(graph_def)
+        if count:
+            log.info("inlined %d function call(s) of the frozen graph", count)
 
 
 def _looks_like_object_detection_api(graph_def) -> bool:
@@ -70,10 +87,8 @@ def _saved_model_folder(options: ConversionOptions) -> Path | None:
 
 
 def _load_saved_model(folder: Path, options: ConversionOptions) -> Graph:
-    from .freeze import freeze_saved_model
-
-    frozen = freeze_saved_model(folder, tags=options.saved_model_tags or None)
-    graph_def = parse_graph_def(frozen.graph_def, False, f"{folder} (frozen)")
+    frozen = _read_saved_model(folder, options)
+    graph_def = frozen.graph_def
     if _ssd_requested(options):
         return _convert_ssd(graph_def, options)
     aliases = {tensor: name for name, tensor in frozen.outputs.items()}
@@ -82,18 +97,45 @@ def _load_saved_model(folder: Path, options: ConversionOptions) -> Graph:
                      output_aliases=aliases)
 
 
+def _read_saved_model(folder: Path, options: ConversionOptions):
+    """The SavedModel frozen by our reader; through TensorFlow when the reader cannot (said
+    in the log), as a FrozenGraph-like object with a parsed `graph_def`."""
+    from .checkpoint import UnsupportedCheckpoint
+    from .saved_model import SavedModelGraph, read_saved_model
+
+    tags = options.saved_model_tags or None
+    try:
+        return read_saved_model(folder, tags=tags)
+    except UnsupportedCheckpoint as exc:
+        log.warning("%s; freezing it through TensorFlow instead", exc)
+    from .freeze import freeze_saved_model
+
+    frozen = freeze_saved_model(folder, tags=tags)
+    graph_def = parse_graph_def(frozen.graph_def, False, f"{folder} (frozen)")
+    return SavedModelGraph(graph_def, dict(frozen.inputs), dict(frozen.outputs))
+
+
 def _node_outputs(names, signature_outputs: dict[str, str]) -> tuple[str, ...]:
     """Output names as tensors of the frozen graph; a signature's output names are accepted."""
     return tuple(signature_outputs.get(name, name) for name in names)
 
 
 def _load_checkpoint(options: ConversionOptions) -> Graph:
-    from .freeze import freeze_checkpoint
+    from .checkpoint import UnsupportedCheckpoint, freeze_checkpoint_graph
 
     if not options.input_checkpoint:
         raise UserInputError("--input_meta_graph needs --input_checkpoint (the checkpoint "
                              "prefix, such as model.ckpt)")
-    frozen = freeze_checkpoint(options.input_meta_graph, options.input_checkpoint,
-                               list(options.output) or None)
-    graph_def = parse_graph_def(frozen.graph_def, False, f"{options.input_meta_graph} (frozen)")
-    return translate(graph_def, options.replace(output=tuple(frozen.outputs.values())))
+    outputs = list(options.output) or None
+    try:
+        graph_def, _, tensors = freeze_checkpoint_graph(options.input_meta_graph,
+                                                        options.input_checkpoint, outputs)
+    except UnsupportedCheckpoint as exc:
+        log.warning("%s; freezing it through TensorFlow instead", exc)
+        from .freeze import freeze_checkpoint
+
+        frozen = freeze_checkpoint(options.input_meta_graph, options.input_checkpoint, outputs)
+        graph_def = parse_graph_def(frozen.graph_def, False,
+                                    f"{options.input_meta_graph} (frozen)")
+        tensors = frozen.outputs
+    return translate(graph_def, options.replace(output=tuple(tensors.values())))

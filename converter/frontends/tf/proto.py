@@ -1,10 +1,13 @@
 """TensorFlow's GraphDef protobuf messages, built at runtime without importing TensorFlow.
 
 Importing TensorFlow costs seconds; converting a frozen graph only needs its message classes.
-The descriptors below declare the subset of TensorFlow's framework .proto files a frozen graph
-uses (graph.proto, node_def.proto, attr_value.proto, tensor.proto, tensor_shape.proto,
-types.proto, versions.proto) with TensorFlow's own field numbers and types; fields left out
-(the function library, debug info, full types) are kept as unknown fields and ignored.
+The descriptors below declare the subset of TensorFlow's framework .proto files a frozen graph,
+a SavedModel and a checkpoint use (graph.proto, node_def.proto, attr_value.proto, tensor.proto,
+tensor_shape.proto, types.proto, versions.proto, function.proto, op_def.proto, meta_graph.proto,
+saved_model.proto, saved_object_graph.proto, trackable_object_graph.proto, tensor_bundle.proto)
+with TensorFlow's own field numbers and types; fields left out (debug info, full types,
+structured signatures...) are kept as unknown fields and ignored. The tests parse files
+TensorFlow wrote and compare with TensorFlow's own classes.
 """
 from __future__ import annotations
 
@@ -101,11 +104,195 @@ _MESSAGES: dict[str, list[tuple[str, int, int, int, str | None]]] = {
     ],
     "GraphDef": [
         ("node", 1, _REP, _F.TYPE_MESSAGE, "NodeDef"),
+        ("library", 2, _OPT, _F.TYPE_MESSAGE, "FunctionDefLibrary"),
         ("version", 3, _OPT, _F.TYPE_INT32, None),
         ("versions", 4, _OPT, _F.TYPE_MESSAGE, "VersionDef"),
     ],
+    # function.proto and op_def.proto: the function library of a TF2 graph.
+    "FunctionDefLibrary": [
+        ("function", 1, _REP, _F.TYPE_MESSAGE, "FunctionDef"),
+    ],
+    "FunctionDef": [
+        ("signature", 1, _OPT, _F.TYPE_MESSAGE, "OpDef"),
+        ("node_def", 3, _REP, _F.TYPE_MESSAGE, "NodeDef"),
+        ("ret", 4, _REP, _F.TYPE_MESSAGE, "FunctionDef.RetEntry"),
+        ("attr", 5, _REP, _F.TYPE_MESSAGE, "FunctionDef.AttrEntry"),
+        ("control_ret", 6, _REP, _F.TYPE_MESSAGE, "FunctionDef.ControlRetEntry"),
+    ],
+    "FunctionDef.RetEntry": [
+        ("key", 1, _OPT, _F.TYPE_STRING, None),
+        ("value", 2, _OPT, _F.TYPE_STRING, None),
+    ],
+    "FunctionDef.ControlRetEntry": [
+        ("key", 1, _OPT, _F.TYPE_STRING, None),
+        ("value", 2, _OPT, _F.TYPE_STRING, None),
+    ],
+    "FunctionDef.AttrEntry": [
+        ("key", 1, _OPT, _F.TYPE_STRING, None),
+        ("value", 2, _OPT, _F.TYPE_MESSAGE, "AttrValue"),
+    ],
+    "OpDef": [
+        ("name", 1, _OPT, _F.TYPE_STRING, None),
+        ("input_arg", 2, _REP, _F.TYPE_MESSAGE, "OpDef.ArgDef"),
+        ("output_arg", 3, _REP, _F.TYPE_MESSAGE, "OpDef.ArgDef"),
+        ("attr", 4, _REP, _F.TYPE_MESSAGE, "OpDef.AttrDef"),
+    ],
+    "OpDef.AttrDef": [
+        ("name", 1, _OPT, _F.TYPE_STRING, None),
+        ("type", 2, _OPT, _F.TYPE_STRING, None),
+        ("default_value", 3, _OPT, _F.TYPE_MESSAGE, "AttrValue"),
+    ],
+    "OpDef.ArgDef": [
+        ("name", 1, _OPT, _F.TYPE_STRING, None),
+        ("type", 3, _OPT, _F.TYPE_ENUM, "DataType"),
+        ("type_attr", 4, _OPT, _F.TYPE_STRING, None),
+        ("number_attr", 5, _OPT, _F.TYPE_STRING, None),
+        ("type_list_attr", 6, _OPT, _F.TYPE_STRING, None),
+    ],
+    "OpList": [
+        ("op", 1, _REP, _F.TYPE_MESSAGE, "OpDef"),
+    ],
+    # meta_graph.proto and saved_model.proto: a SavedModel or a checkpoint's .meta file.
+    "SavedModel": [
+        ("saved_model_schema_version", 1, _OPT, _F.TYPE_INT64, None),
+        ("meta_graphs", 2, _REP, _F.TYPE_MESSAGE, "MetaGraphDef"),
+    ],
+    "MetaGraphDef": [
+        ("meta_info_def", 1, _OPT, _F.TYPE_MESSAGE, "MetaInfoDef"),
+        ("graph_def", 2, _OPT, _F.TYPE_MESSAGE, "GraphDef"),
+        ("saver_def", 3, _OPT, _F.TYPE_MESSAGE, "SaverDef"),
+        ("collection_def", 4, _REP, _F.TYPE_MESSAGE, "MetaGraphDef.CollectionDefEntry"),
+        ("signature_def", 5, _REP, _F.TYPE_MESSAGE, "MetaGraphDef.SignatureDefEntry"),
+        ("object_graph_def", 7, _OPT, _F.TYPE_MESSAGE, "SavedObjectGraph"),
+    ],
+    "MetaGraphDef.CollectionDefEntry": [
+        ("key", 1, _OPT, _F.TYPE_STRING, None),
+        ("value", 2, _OPT, _F.TYPE_MESSAGE, "CollectionDef"),
+    ],
+    "MetaGraphDef.SignatureDefEntry": [
+        ("key", 1, _OPT, _F.TYPE_STRING, None),
+        ("value", 2, _OPT, _F.TYPE_MESSAGE, "SignatureDef"),
+    ],
+    "MetaInfoDef": [
+        ("meta_graph_version", 1, _OPT, _F.TYPE_STRING, None),
+        ("stripped_op_list", 2, _OPT, _F.TYPE_MESSAGE, "OpList"),
+        ("tags", 4, _REP, _F.TYPE_STRING, None),
+        ("tensorflow_version", 5, _OPT, _F.TYPE_STRING, None),
+    ],
+    "SaverDef": [
+        ("filename_tensor_name", 1, _OPT, _F.TYPE_STRING, None),
+        ("save_tensor_name", 2, _OPT, _F.TYPE_STRING, None),
+        ("restore_op_name", 3, _OPT, _F.TYPE_STRING, None),
+    ],
+    "CollectionDef": [
+        ("node_list", 1, _OPT, _F.TYPE_MESSAGE, "CollectionDef.NodeList"),
+        ("bytes_list", 2, _OPT, _F.TYPE_MESSAGE, "CollectionDef.BytesList"),
+    ],
+    "CollectionDef.NodeList": [
+        ("value", 1, _REP, _F.TYPE_STRING, None),
+    ],
+    "CollectionDef.BytesList": [
+        ("value", 1, _REP, _F.TYPE_BYTES, None),
+    ],
+    "SignatureDef": [
+        ("inputs", 1, _REP, _F.TYPE_MESSAGE, "SignatureDef.InputsEntry"),
+        ("outputs", 2, _REP, _F.TYPE_MESSAGE, "SignatureDef.OutputsEntry"),
+        ("method_name", 3, _OPT, _F.TYPE_STRING, None),
+    ],
+    "SignatureDef.InputsEntry": [
+        ("key", 1, _OPT, _F.TYPE_STRING, None),
+        ("value", 2, _OPT, _F.TYPE_MESSAGE, "TensorInfo"),
+    ],
+    "SignatureDef.OutputsEntry": [
+        ("key", 1, _OPT, _F.TYPE_STRING, None),
+        ("value", 2, _OPT, _F.TYPE_MESSAGE, "TensorInfo"),
+    ],
+    "TensorInfo": [
+        ("name", 1, _OPT, _F.TYPE_STRING, None),
+        ("dtype", 2, _OPT, _F.TYPE_ENUM, "DataType"),
+        ("tensor_shape", 3, _OPT, _F.TYPE_MESSAGE, "TensorShapeProto"),
+    ],
+    # saved_object_graph.proto: which graph nodes are the model's variables.
+    "SavedObjectGraph": [
+        ("nodes", 1, _REP, _F.TYPE_MESSAGE, "SavedObject"),
+        ("concrete_functions", 2, _REP, _F.TYPE_MESSAGE,
+         "SavedObjectGraph.ConcreteFunctionsEntry"),
+    ],
+    "SavedObjectGraph.ConcreteFunctionsEntry": [
+        ("key", 1, _OPT, _F.TYPE_STRING, None),
+        ("value", 2, _OPT, _F.TYPE_MESSAGE, "SavedConcreteFunction"),
+    ],
+    "ObjectReference": [  # TrackableObjectGraph.TrackableObject.ObjectReference
+        ("node_id", 1, _OPT, _F.TYPE_INT32, None),
+        ("local_name", 2, _OPT, _F.TYPE_STRING, None),
+    ],
+    "SavedObject": [
+        ("children", 1, _REP, _F.TYPE_MESSAGE, "ObjectReference"),
+        ("function", 6, _OPT, _F.TYPE_MESSAGE, "SavedFunction"),
+        ("variable", 7, _OPT, _F.TYPE_MESSAGE, "SavedVariable"),
+        ("bare_concrete_function", 8, _OPT, _F.TYPE_MESSAGE, "SavedBareConcreteFunction"),
+        ("constant", 9, _OPT, _F.TYPE_MESSAGE, "SavedConstant"),
+        ("resource", 10, _OPT, _F.TYPE_MESSAGE, "SavedResource"),
+        ("captured_tensor", 12, _OPT, _F.TYPE_MESSAGE, "CapturedTensor"),
+    ],
+    "SavedFunction": [
+        ("concrete_functions", 1, _REP, _F.TYPE_STRING, None),
+    ],
+    "SavedBareConcreteFunction": [
+        ("concrete_function_name", 1, _OPT, _F.TYPE_STRING, None),
+    ],
+    "SavedConstant": [
+        ("operation", 1, _OPT, _F.TYPE_STRING, None),
+    ],
+    "SavedResource": [
+        ("device", 1, _OPT, _F.TYPE_STRING, None),
+    ],
+    "CapturedTensor": [
+        ("name", 1, _OPT, _F.TYPE_STRING, None),
+        ("concrete_function", 2, _OPT, _F.TYPE_STRING, None),
+    ],
+    "SavedVariable": [
+        ("dtype", 1, _OPT, _F.TYPE_ENUM, "DataType"),
+        ("shape", 2, _OPT, _F.TYPE_MESSAGE, "TensorShapeProto"),
+        ("name", 6, _OPT, _F.TYPE_STRING, None),
+    ],
+    "SavedConcreteFunction": [
+        ("bound_inputs", 2, _REP, _F.TYPE_INT32, None),
+    ],
+    # trackable_object_graph.proto: a TF2 checkpoint's map from objects to checkpoint keys.
+    "TrackableObjectGraph": [
+        ("nodes", 1, _REP, _F.TYPE_MESSAGE, "TrackableObject"),
+    ],
+    "TrackableObject": [
+        ("children", 1, _REP, _F.TYPE_MESSAGE, "ObjectReference"),
+        ("attributes", 2, _REP, _F.TYPE_MESSAGE, "TrackableObject.SerializedTensor"),
+    ],
+    "TrackableObject.SerializedTensor": [
+        ("name", 1, _OPT, _F.TYPE_STRING, None),
+        ("full_name", 2, _OPT, _F.TYPE_STRING, None),
+        ("checkpoint_key", 3, _OPT, _F.TYPE_STRING, None),
+    ],
+    # tensor_bundle.proto: the entries of a checkpoint's .index table.
+    "BundleHeaderProto": [
+        ("num_shards", 1, _OPT, _F.TYPE_INT32, None),
+        ("endianness", 2, _OPT, _F.TYPE_INT32, None),
+        ("version", 3, _OPT, _F.TYPE_MESSAGE, "VersionDef"),
+    ],
+    "BundleEntryProto": [
+        ("dtype", 1, _OPT, _F.TYPE_ENUM, "DataType"),
+        ("shape", 2, _OPT, _F.TYPE_MESSAGE, "TensorShapeProto"),
+        ("shard_id", 3, _OPT, _F.TYPE_INT32, None),
+        ("offset", 4, _OPT, _F.TYPE_INT64, None),
+        ("size", 5, _OPT, _F.TYPE_INT64, None),
+        ("crc32c", 6, _OPT, _F.TYPE_FIXED32, None),
+        ("slices", 7, _REP, _F.TYPE_BYTES, None),
+    ],
 }
-_MAP_ENTRIES = {"NodeDef.AttrEntry", "NameAttrList.AttrEntry"}
+_MAP_ENTRIES = {"NodeDef.AttrEntry", "NameAttrList.AttrEntry", "FunctionDef.RetEntry",
+                "FunctionDef.ControlRetEntry", "FunctionDef.AttrEntry",
+                "MetaGraphDef.CollectionDefEntry", "MetaGraphDef.SignatureDefEntry",
+                "SignatureDef.InputsEntry", "SignatureDef.OutputsEntry",
+                "SavedObjectGraph.ConcreteFunctionsEntry"}
 _ONEOF_VALUE = {"AttrValue": {"list", "s", "i", "f", "b", "type", "shape", "tensor", "placeholder", "func"}}
 
 
@@ -144,9 +331,11 @@ def file_descriptor() -> descriptor_pb2.FileDescriptorProto:
 
 @lru_cache(maxsize=1)
 def messages() -> SimpleNamespace:
-    """The message classes: `messages().GraphDef`, `.NodeDef`, `.AttrValue`, `.TensorProto`..."""
+    """The message classes: `messages().GraphDef`, `.NodeDef`, `.AttrValue`, `.TensorProto`,
+    `.FunctionDef`, `.SavedModel`, `.MetaGraphDef`, `.BundleEntryProto`... (every top-level
+    message declared above)."""
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file_descriptor())
-    names = ("GraphDef", "NodeDef", "AttrValue", "TensorProto", "TensorShapeProto", "VersionDef")
+    names = [name for name in _MESSAGES if "." not in name]
     found = {name: pool.FindMessageTypeByName(f"{_PACKAGE}.{name}") for name in names}
     return SimpleNamespace(**{name: message_factory.GetMessageClass(d) for name, d in found.items()})

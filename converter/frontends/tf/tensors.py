@@ -51,7 +51,7 @@ def tensor_value(tensor, where: str) -> np.ndarray:
         if flat.size != count:
             raise UserInputError(f"{where}: tensor_content holds {flat.size} values for shape "
                                  f"{list(shape)}")
-        return flat.astype(dtype).reshape(shape)
+        return flat.astype(dtype, copy=False).reshape(shape)
     values = _typed_values(tensor, dtype)
     if values.size == 0:
         return np.zeros(shape, dtype=dtype)

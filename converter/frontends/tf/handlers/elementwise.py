@@ -14,6 +14,7 @@ _BINARY = {
 _UNARY = {
     "Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Exp": "Exp", "Log": "Log",
     "Sqrt": "Sqrt", "Abs": "Abs", "Neg": "Negative", "Floor": "Floor", "Ceil": "Ceiling",
+    "Erf": "Erf",
 }
 
 
@@ -55,6 +56,13 @@ def leaky_relu(ctx: TFNodeContext):
 def rsqrt(ctx: TFNodeContext):
     root = ctx.helper("Sqrt", ctx.input(0))
     return binary_op(ctx.graph, "Divide", _scalar(ctx, 1.0), root, name=ctx.name)
+
+
+@registry.register("Erfc")
+def erfc(ctx: TFNodeContext):
+    """1 - erf(x): OpenVINO has no Erfc (Keras' exact GELU is 0.5 * x * erfc(-x / sqrt(2)))."""
+    error_function = ctx.helper("Erf", ctx.input(0))
+    return binary_op(ctx.graph, "Subtract", _scalar(ctx, 1.0), error_function, name=ctx.name)
 
 
 @registry.register("Square")

@@ -73,7 +73,33 @@ def conv2d(ctx: TFNodeContext):
     if filters.shape is None:
         raise ctx.error("the filter's shape must be known")
     weights = ctx.transpose(filters, HWIO_TO_OIHW, "weights")
+    groups = _groups(ctx, filters)
+    if groups > 1:
+        return _convolution(ctx, "GroupConvolution", _grouped(ctx, weights, groups),
+                            list(filters.shape[:2]))
     return _convolution(ctx, "Convolution", weights, list(filters.shape[:2]))
+
+
+def _groups(ctx: TFNodeContext, filters: Output) -> int:
+    """How many groups a Conv2D has: its data's channels over the filter's input channels
+    (Keras 3 writes `Conv2D(groups=...)`, e.g. ConvNeXt's 7x7 depthwise, as such a Conv2D)."""
+    data = ctx.input(0)
+    if data.shape is None:
+        return 1
+    channels = data.shape[-1] if ctx.is_nhwc() else data.shape[1]
+    per_group = filters.shape[2]
+    if channels == -1 or per_group == -1 or channels == per_group:
+        return 1
+    if channels % per_group:
+        raise ctx.error(f"{channels} input channels are no multiple of the filter's {per_group}")
+    return channels // per_group
+
+
+def _grouped(ctx: TFNodeContext, weights: Output, groups: int) -> Output:
+    """OIHW weights [O, I/G, kh, kw] -> GroupConvolution's [G, O/G, I/G, kh, kw]."""
+    out_channels, per_group, height, width = weights.shape
+    shape = ctx.ints([groups, out_channels // groups, per_group, height, width])
+    return ctx.graph.op("Reshape", weights, shape, special_zero=False, name=f"{ctx.name}/groups")
 
 
 @registry.register("DepthwiseConv2dNative")

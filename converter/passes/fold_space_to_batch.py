@@ -1,0 +1,153 @@
+"""Fold SpaceToBatch -> convolution -> BatchToSpace, as TensorFlow 1 wrote dilated
+(atrous) convolutions, back into one dilated convolution.
+
+Before: SpaceToBatch(x, block b, pads P) -> [Transpose p] -> Convolution(W, stride 1, pads c)
+        -> [Transpose q] -> BatchToSpace(block b, crops C)
+After:  [Transpose p](x) -> Convolution(W, dilation b, pads P + b * c - C) -> [Transpose q]
+
+Why it holds: SpaceToBatch cuts the padded input into b x b interleaved grids and stacks them
+in the batch; a convolution of one grid reads every b-th pixel, which is what the dilated
+convolution reads around that grid's pixels; BatchToSpace interleaves the results back and
+crops C, which trims the same rows the smaller pads leave out. (GroupConvolution likewise.)
+The layout Transposes a frontend puts around an NCHW convolution of NHWC data may sit between
+the three; a Transpose made here that meets its inverse (the one feeding SpaceToBatch, or one
+reading BatchToSpace) cancels with it, so no layout Transposes are left where the trio stood.
+Skipped when a pad would come out negative, the convolution is strided, or an intermediate
+result has another consumer.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Graph, Node, Output
+
+CONVOLUTIONS = ("Convolution", "GroupConvolution")
+
+
+def run(graph: Graph, options=None) -> int:
+    uses = graph.consumers()
+    sweep = graph.sweep()
+    made: set[int] = set()  # the Transposes this pass created, which may cancel a neighbour
+    rewrites = 0
+    for node in sweep:
+        if node.op == "BatchToSpace":
+            folded = _fold(graph, node, uses, made)
+            if folded is not None:
+                sweep.replace(node.output(), folded)
+                rewrites += 1
+        elif node.op == "Transpose" and id(node.inputs[0].node) in made:
+            inner = _cancelled(node.inputs[0], _order(node.output()))
+            if inner is not None:
+                sweep.replace(node.output(), inner)
+    return rewrites
+
+
+def _order(output: Output) -> list[int] | None:
+    """The constant order of a Transpose output, else None."""
+    node = output.node
+    if node.op != "Transpose" or node.inputs[1].value is None:
+        return None
+    return [int(v) for v in np.ravel(node.inputs[1].value)] or None
+
+
+def _cancelled(source: Output, order: list[int] | None) -> Output | None:
+    """What `Transpose(source, order)` is, when `source` is a Transpose by the inverse order."""
+    inner = _order(source)
+    if order is None or inner is None or len(inner) != len(order):
+        return None
+    return source.node.inputs[0] if [inner[i] for i in order] == list(range(len(order))) else None
+
+
+def _only_use(output: Output, uses: dict) -> bool:
+    return len(uses.get(id(output.node), [])) == 1 and len(output.node.outputs) == 1
+
+
+def _skip_transpose(output: Output, uses: dict) -> tuple[Output, list[int] | None]:
+    """(what a single-use layout Transpose reads, its order), or (output, None) for no Transpose."""
+    order = _order(output)
+    if order is None or not _only_use(output, uses):
+        return output, None
+    return output.node.inputs[0], order
+
+
+def _ints(output: Output) -> list[int] | None:
+    return None if output.value is None else [int(v) for v in np.ravel(output.value)]
+
+
+def _fold(graph: Graph, b2s: Node, uses: dict, made: set[int]) -> Output | None:
+    """The dilated convolution `b2s` (a BatchToSpace) computes, or None if it is not the end of
+    a SpaceToBatch -> convolution -> BatchToSpace trio that folds."""
+    conv_out, after = _skip_transpose(b2s.inputs[0], uses)
+    conv = conv_out.node
+    if conv.op not in CONVOLUTIONS or not _only_use(conv_out, uses):
+        return None
+    s2b_out, before = _skip_transpose(conv.inputs[0], uses)
+    s2b = s2b_out.node
+    if s2b.op != "SpaceToBatch" or not _only_use(s2b_out, uses):
+        return None
+    rank = len(conv_out.shape or ())
+    before = before or list(range(rank))
+    after = after or list(range(rank))
+    window = _dilated_window(conv, s2b, b2s, before, after, rank)
+    if window is None:
+        return None
+    data = s2b.inputs[0]
+    if before != list(range(rank)):
+        data = _transpose(graph, data, before, f"{conv.name}/to_nchw", made)
+    attrs = {**conv.attrs, **window}
+    result = graph.add(conv.op, [data, conv.inputs[1]], attrs, name=conv.name).output()
+    if after != list(range(rank)):
+        result = _transpose(graph, result, after, f"{conv.name}/to_nhwc", made)
+    if b2s.outputs[0].shape != result.shape and -1 not in (b2s.outputs[0].shape or (-1,)):
+        return None  # a pattern the formula does not cover: leave the trio as it was
+    return result
+
+
+def _transpose(graph: Graph, data: Output, order: list[int], name: str, made: set[int]) -> Output:
+    """`data` transposed by `order`, or what feeds `data` when it is a Transpose by the inverse."""
+    inner = _cancelled(data, order)
+    if inner is not None:
+        return inner
+    perm = graph.const(np.asarray(order, dtype=np.int64), name=f"{name}/order")
+    output = graph.op("Transpose", data, perm, name=name)
+    made.add(id(output.node))
+    return output
+
+
+def _dilated_window(conv: Node, s2b: Node, b2s: Node, before: list[int], after: list[int],
+                    rank: int) -> dict | None:
+    """dilations, pads_begin, pads_end of the folded convolution, or None when it does not fold.
+
+    Convolution axis j reads SpaceToBatch's axis before[j]; BatchToSpace's axis i reads the
+    convolution's axis after[i]."""
+    blocks = [_ints(s) for s in s2b.inputs[1:4]] + [_ints(s) for s in b2s.inputs[1:4]]
+    if any(v is None or len(v) != rank for v in blocks) or rank < 3:
+        return None
+    block, pads_begin, pads_end, block_back, crops_begin, crops_end = blocks
+    attrs = conv.attrs
+    if attrs.get("auto_pad", "explicit") not in ("explicit", "valid", "notset"):
+        return None
+    valid = attrs.get("auto_pad") == "valid"
+    spatial = rank - 2
+    conv_pads = (([0] * spatial, [0] * spatial) if valid
+                 else (attrs["pads_begin"], attrs["pads_end"]))
+    if any(s != 1 for s in attrs["strides"]):
+        return None
+    back = {j: i for i, j in enumerate(after)}  # convolution axis -> BatchToSpace axis
+    for j in (0, 1):  # batch and channels: no blocks, pads or crops
+        a, i = before[j], back[j]
+        if (block[a], block_back[i], pads_begin[a], pads_end[a], crops_begin[i],
+                crops_end[i]) != (1, 1, 0, 0, 0, 0):
+            return None
+    dilations, begin, end = [], [], []
+    for k in range(spatial):
+        a, i = before[2 + k], back[2 + k]
+        b = block[a]
+        if block_back[i] != b:
+            return None
+        dilations.append(attrs["dilations"][k] * b)
+        begin.append(pads_begin[a] + b * conv_pads[0][k] - crops_begin[i])
+        end.append(pads_end[a] + b * conv_pads[1][k] - crops_end[i])
+    if min(begin + end) < 0:
+        return None
+    return {"dilations": dilations, "pads_begin": begin, "pads_end": end, "auto_pad": "explicit"}
