@@ -17,6 +17,14 @@ import logging  # noqa: E402
 import pytest  # noqa: E402
 
 
+@pytest.fixture(scope="module")
+def tf():
+    """TensorFlow, imported by the tests that need it (and only by them: it costs seconds)."""
+    import tensorflow
+
+    return tensorflow
+
+
 @pytest.fixture(autouse=True)
 def logging_left_as_found():
     """The command-line tests run `converter.cli.main` in this process, which configures

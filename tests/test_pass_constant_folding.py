@@ -57,7 +57,6 @@ def test_dynamic_shapes_are_not_folded():
     assert constant_folding.run(g) == 0
 
 
-
 def test_a_whole_constant_subgraph_folds(tmp_path):
     g = Graph()
     x = g.parameter("x", (2, 3), "f32")

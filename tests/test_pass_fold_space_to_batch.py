@@ -15,13 +15,6 @@ from graph_helpers import op_counts, rng_input, run_graph, snapshot
 from tf_support import check_graph, random
 
 
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-
-    return tensorflow
-
-
 def ir_layers(xml) -> list[ET.Element]:
     return list(ET.parse(xml).getroot().iter("layer"))
 

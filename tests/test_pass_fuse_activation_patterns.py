@@ -190,12 +190,6 @@ def test_disable_fusing_keeps_the_decomposition(tmp_path):
     assert "Gelu" not in layers and "Erf" in layers
 
 
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-    return tensorflow
-
-
 TF_CASES = {
     # Keras MobileNetV3's hard_swish / hard_sigmoid, as tf.keras.activations write them.
     "hard_swish": (lambda tf, x: x * (tf.nn.relu6(x + 3.0) / 6.0), "HSwish"),

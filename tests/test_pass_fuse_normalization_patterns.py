@@ -131,12 +131,6 @@ def test_different_axes_for_mean_and_variance_are_not_mvn():
     assert fuse_normalization_patterns.run(g) == 0
 
 
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-    return tensorflow
-
-
 def test_keras_layer_normalization_converts_to_mvn(tf, tmp_path):
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 

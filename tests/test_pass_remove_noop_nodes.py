@@ -164,7 +164,6 @@ def test_identity_dropout_and_stop_gradient_never_reach_the_graph(tmp_path):
     np.testing.assert_allclose(y, 1 / (1 + np.exp(-np.maximum(x, 0))), rtol=1e-6)
 
 
-
 @pytest.mark.parametrize("op", ["Identity", "StopGradient", "PreventGradient", "Snapshot"])
 def test_tensorflow_training_only_ops_are_their_input(op):
     """The TF frontend maps them to their input: no node is made (Keras' Dropout is an Identity

@@ -6,22 +6,7 @@ from __future__ import annotations
 import pytest
 
 from converter import UnsupportedOpsError, convert
-from tf_support import check_graph, graph_def_of, random
-
-
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-
-    return tensorflow
-
-
-def placeholder(tf, shape, name="x", dtype=None):
-    return tf.compat.v1.placeholder(dtype or tf.float32, shape, name=name)
-
-
-def const(tf, shape, seed=1):
-    return tf.constant(random(shape, seed))
+from tf_support import check_graph, const, graph_def_of, placeholder, random
 
 
 IMAGE = [1, 6, 6, 3]

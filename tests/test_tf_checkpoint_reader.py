@@ -13,13 +13,6 @@ from modelzoo.runtime import run_openvino
 from tf_support import feeds_for, random
 
 
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-
-    return tensorflow
-
-
 def write_checkpoint(tf, folder, resource: bool, saver_names: bool):
     """x -> tanh(x @ w + b) -> * scale, variables of `resource` kind; with `saver_names` the
     Saver stores them under other keys than their node names. Returns (meta, prefix, y)."""

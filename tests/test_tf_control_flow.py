@@ -15,14 +15,7 @@ import pytest
 from converter import convert
 from converter.errors import UserInputError
 from modelzoo.runtime import run_openvino
-from tf_support import compare, graph_def_of, random
-
-
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-
-    return tensorflow
+from tf_support import compare, graph_def_of, placeholder, random
 
 
 @contextlib.contextmanager
@@ -56,10 +49,6 @@ def source_ops(data: bytes, tf) -> Counter:
     graph_def = tf.compat.v1.GraphDef()
     graph_def.ParseFromString(data)
     return Counter(node.op for node in graph_def.node)
-
-
-def placeholder(tf, shape, name="x", dtype=None):
-    return tf.compat.v1.placeholder(dtype or tf.float32, shape, name=name)
 
 
 def test_while_loop_with_a_static_trip_count_is_unrolled(tf, tmp_path):

@@ -21,13 +21,6 @@ from modelzoo.runtime import run_openvino
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-
-    return tensorflow
-
-
 def small_net(tf):
     x = tf.compat.v1.placeholder(tf.float32, [1, 8, 8, 3], name="x")
     y = tf.nn.conv2d(x, tf.constant(random((3, 3, 3, 4), 1)), 1, "SAME")

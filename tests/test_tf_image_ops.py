@@ -9,13 +9,6 @@ from converter import UserInputError, convert
 from tf_support import check_graph, graph_def_of, random
 
 
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-
-    return tensorflow
-
-
 FLAGS = [(False, False), (True, False), (False, True)]
 SIZES = [(9, 13), (3, 2), (5, 5)]  # up, down, mixed (from 5 x 7)
 

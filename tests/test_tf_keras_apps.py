@@ -58,13 +58,6 @@ FP32_TOLERANCE = 1e-4
 FP16_TOLERANCE = 1e-2
 
 
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-
-    return tensorflow
-
-
 def structured_picture(size: int, seed: int, batch: int = 1) -> np.ndarray:
     return structured_image(np.random.default_rng(seed), (batch, size, size, 3), -1, 0.0, 255.0,
                             np.float32)

@@ -3,19 +3,11 @@ a Keras SavedModel, and a tf.compat.v1 checkpoint with its meta graph."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from converter import convert
 from converter.frontends.tf.freeze import freeze_checkpoint, freeze_saved_model
 from modelzoo.runtime import run_openvino, run_tf_graph
 from tf_support import compare, feeds_for, random
-
-
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-
-    return tensorflow
 
 
 def frozen_keras(tf, model, shape):

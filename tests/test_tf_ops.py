@@ -5,22 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tf_support import check_graph, random
-
-
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-
-    return tensorflow
-
-
-def placeholder(tf, shape, name="x", dtype=None):
-    return tf.compat.v1.placeholder(dtype or tf.float32, shape, name=name)
-
-
-def const(tf, shape, seed=1):
-    return tf.constant(random(shape, seed))
+from tf_support import check_graph, const, placeholder, random
 
 
 def conv(padding, strides=1, dilations=1):

@@ -24,13 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-
-    return tensorflow
-
-
-@pytest.fixture(scope="module")
 def module_model(tf, tmp_path_factory):
     """A tf.Module whose signature calls a nested tf.function returning two tensors, uses
     ops with several output arguments (FusedBatchNormV3, TopKV2, Split) and variables of

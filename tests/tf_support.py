@@ -53,3 +53,13 @@ def check_graph(tf, tmp_path: Path, build: Callable, feeds: dict[str, np.ndarray
 
 def random(shape, seed: int = 0, dtype=np.float32) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def placeholder(tf, shape, name: str = "x", dtype=None):
+    """A TF1 placeholder (float32 unless `dtype`), in the graph being built."""
+    return tf.compat.v1.placeholder(dtype or tf.float32, shape, name=name)
+
+
+def const(tf, shape, seed: int = 1):
+    """A seeded random float32 constant of `shape`."""
+    return tf.constant(random(shape, seed))
