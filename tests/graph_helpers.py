@@ -34,3 +34,21 @@ def rng_input(shape, seed: int = 0, low: float = -1.0, high: float = 1.0) -> np.
 def conv_attrs(pads=(1, 1)) -> dict:
     return {"strides": [1, 1], "dilations": [1, 1], "pads_begin": list(pads), "pads_end": list(pads),
             "auto_pad": "explicit"}
+
+
+def structure(graph: Graph) -> list[tuple]:
+    """Every node as (name, op, the outputs it reads, a constant's bytes): equal before and
+    after a pass exactly when the pass left the graph as it was (weights scaled in place
+    included)."""
+    return sorted((node.name, node.op, tuple((s.node.name, s.index) for s in node.inputs),
+                   b"" if node.value is None else node.value.tobytes())
+                  for node in graph.nodes())
+
+
+def finegrain(*names: str):
+    """Conversion options whose --finegrain_fusing protects exactly the nodes named."""
+    import re
+
+    from converter.options import ConversionOptions
+
+    return ConversionOptions.from_flags({"finegrain_fusing": ",".join(map(re.escape, names))})

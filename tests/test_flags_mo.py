@@ -5,6 +5,7 @@ apply, and the TensorFlow flags (--input_model_is_text, --tensorboard_logdir, --
 --disable_nhwc_to_nchw, checkpoints and SavedModels)."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -186,6 +187,79 @@ def test_the_fusing_guard_protects_whole_names_only():
     assert [guard.allows(node) for node in named] == [False, True, False]
     assert guard.allows(named[1], named[1]) and not guard.allows(named[1], named[0])
     assert fusing_guard(None).allows(*named)
+
+
+def pattern_zoo_model(path: Path) -> Path:
+    """x [1,3,6,6] -> Pad ("pad") -> Conv ("conv") -> Mul by a per-channel constant ("bn_scale")
+    -> x * Sigmoid(x) ("swish_gate", "swish") -> y: one pattern per fusing pass kind."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(4)
+    tensors = {"w": rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
+               "s": rng.uniform(0.5, 2, (1, 4, 1, 1)).astype(np.float32),
+               "pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)}
+    return write_onnx(
+        path,
+        [helper.make_node("Pad", ["x", "pads"], ["p"], name="pad"),
+         helper.make_node("Conv", ["p", "w"], ["c"], kernel_shape=[3, 3], name="conv"),
+         helper.make_node("Mul", ["c", "s"], ["m"], name="bn_scale"),
+         helper.make_node("Sigmoid", ["m"], ["g"], name="swish_gate"),
+         helper.make_node("Mul", ["m", "g"], ["y"], name="swish")],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 6, 6])],
+        [numpy_helper.from_array(v, k) for k, v in tensors.items()])
+
+
+FUSED = {"Pad": 0, "Multiply": 0, "Sigmoid": 0, "Swish": 1, "Convolution": 1}
+KEPT = {"Pad": 1, "Multiply": 2, "Sigmoid": 1, "Swish": 0, "Convolution": 1}
+
+
+def layer_counts(xml: Path) -> dict[str, int]:
+    return {op: ir_ops(xml)[op] for op in FUSED}
+
+
+@pytest.mark.parametrize("patterns,expected", [
+    (None, FUSED), ("elsewhere,x", FUSED),
+    ("pad,bn_scale,swish_gate", KEPT),                  # one node of each pattern
+    ("pad", dict(FUSED, Pad=1)), ("swish", dict(FUSED, Multiply=1, Sigmoid=1, Swish=0))])
+def test_finegrain_fusing_keeps_each_named_pattern_through_the_pipeline(tmp_path, patterns,
+                                                                        expected):
+    """The Pad before a Convolution, the Multiply of a scale-shift and the Sigmoid or Multiply
+    of a Swish, named on the command line: each stays in the IR; the others fuse."""
+    model = pattern_zoo_model(tmp_path / "m.onnx")
+    flags = [] if patterns is None else ["--finegrain_fusing", patterns]
+    run = converter("--input_model", model, "--output_dir", tmp_path / "out", *flags)
+    assert run.returncode == 0, run.stderr
+    xml = tmp_path / "out" / "m.xml"
+    assert layer_counts(xml) == expected
+    x = np.random.default_rng(0).standard_normal((1, 3, 6, 6)).astype(np.float32)
+    np.testing.assert_allclose(run_openvino(xml, {"x": x})["y"], onnx_reference(model, x),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_finegrain_fusing_in_a_manifest_built_with_doit(tmp_path):
+    """`doit convert` on a models.toml whose model names nodes in `finegrain_fusing`: the IR
+    keeps them, is verified against ONNX Runtime, and the flag keys the IR (the other model,
+    without it, fuses)."""
+    import hashlib
+
+    from doit_runner import run_doit
+
+    model = pattern_zoo_model(tmp_path / "m.onnx")
+    sha = hashlib.sha256(model.read_bytes()).hexdigest()
+    entry = f'url = "m.onnx"\nsha256 = "{sha}"\nframework = "onnx"\n'
+    manifest = tmp_path / "models.toml"
+    manifest.write_text('[defaults]\nprecisions = ["FP32"]\noutput_dir = "ir"\n'
+                        f'cache_dir = "{tmp_path / "cache"}"\n\n'
+                        f'[kept]\n{entry}finegrain_fusing = "pad,bn_scale,swish_gate"\n\n'
+                        f'[fused]\n{entry}')
+    run = run_doit("convert", manifest=manifest)
+    assert run.code == 0, run.out + run.err
+    for name, expected in (("kept", KEPT), ("fused", FUSED)):
+        folder = tmp_path / "ir" / name / "FP32"
+        assert layer_counts(folder / f"{name}.xml") == expected, name
+        verified = json.loads((folder / "verify.json").read_text())
+        assert verified["passed"] is True, (name, verified)
 
 
 # -- --move_to_preprocess and the flags that no longer apply ------------------------------------

@@ -5,7 +5,8 @@ import pytest
 
 from converter.graph import Graph
 from converter.passes import fold_pad_into_window
-from graph_helpers import conv_attrs, op_counts, rng_input, run_graph, snapshot
+from graph_helpers import (conv_attrs, finegrain, op_counts, rng_input, run_graph, snapshot,
+                           structure)
 
 SHAPE = (1, 4, 7, 6)
 
@@ -138,4 +139,35 @@ def test_a_pad_read_elsewhere_stays_for_that_reader(tmp_path):
     convolution_node = [n for n in g.nodes() if n.op == "Convolution"][0]
     assert convolution_node.inputs[0].node.op == "Parameter"
     assert op_counts(g)["Pad"] == 1
+    outputs_match(tmp_path, before, g, names=("y", "z"))
+
+
+@pytest.mark.parametrize("window", ["convolution", "avg_pool_without_pads"])
+def test_naming_the_pad_or_the_window_keeps_the_pad(tmp_path, window):
+    """--finegrain_fusing naming the Pad or the op after it: the Pad stays, the window's own
+    pads unchanged; a name outside the pair lets it fold."""
+    build_window = FOLDING[window][0]
+    for op in ("Pad", "Convolution" if window == "convolution" else "AvgPool"):
+        g = build(build_window)
+        before = snapshot(g)
+        name = next(n.name for n in g.nodes() if n.op == op)
+        assert fold_pad_into_window.run(g, finegrain(name)) == 0, name
+        assert structure(g) == structure(before), name
+    outputs_match(tmp_path / "kept", before, g)
+    assert fold_pad_into_window.run(g, finegrain("x", "y")) == 1
+    assert op_counts(g)["Pad"] == 0
+    outputs_match(tmp_path / "folded", before, g)
+
+
+def test_a_pad_read_by_two_windows_folds_into_the_one_not_named(tmp_path):
+    g = Graph()
+    padded = pad(g, g.parameter("x", SHAPE, "f32"))
+    g.result(g.op("Convolution", padded, g.const(np.ones((2, 4, 3, 3), np.float32)),
+                  name="kept_conv", **conv_attrs((0, 0))), "y")
+    g.result(g.op("Convolution", padded, g.const(np.ones((2, 4, 3, 3), np.float32) / 2),
+                  name="folded_conv", **conv_attrs((0, 0))), "z")
+    before = snapshot(g)
+    assert fold_pad_into_window.run(g, finegrain("kept_conv")) == 1
+    readers = sorted((n.inputs[0].node.op, n.name) for n in g.nodes() if n.op == "Convolution")
+    assert [op for op, _ in readers] == ["Pad", "Parameter"] and readers[0][1] == "kept_conv"
     outputs_match(tmp_path, before, g, names=("y", "z"))

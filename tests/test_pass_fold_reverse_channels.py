@@ -16,7 +16,8 @@ from converter import convert
 from converter.graph import Graph, Output
 from converter.options import ConversionOptions
 from converter.passes import active_passes, fold_reverse_channels, run_passes
-from graph_helpers import conv_attrs, op_counts, rng_input, run_graph, snapshot
+from graph_helpers import (conv_attrs, finegrain, op_counts, rng_input, run_graph, snapshot,
+                           structure)
 from modelzoo.runtime import run_onnxruntime, run_openvino, run_tf_graph
 from tf_support import feeds_for
 
@@ -137,6 +138,37 @@ LEFT_ALONE = {
     "spatial_constant": lambda: nchw_graph(multiplier=RNG.uniform(1, 2, (1, 1, 8, 8)).astype(np.float32)),
     "non_constant_operand": non_constant_operand,
 }
+
+
+def test_naming_a_node_the_fold_changes_keeps_the_gather(tmp_path):
+    """--finegrain_fusing naming the Gather, the Subtract whose per-channel mean the fold would
+    permute, or the Convolution: nothing changes. The Multiply by a scalar is not changed by the
+    fold, so naming it (or a node outside the chain) lets the Gather fold."""
+    names = {n.op: n.name for n in nchw_graph().nodes()}
+    for op in ("Gather", "Subtract", "Convolution"):
+        graph = nchw_graph()
+        before = snapshot(graph)
+        assert fold_reverse_channels.run(graph, finegrain(names[op])) == 0, op
+        assert structure(graph) == structure(before), op
+    feeds = {"x": rng_input((1, 3, 8, 8), low=0, high=255)}
+    assert_same_results(before, graph, tmp_path / "kept", feeds)
+    for unrelated in (names["Multiply"], "x"):
+        graph = nchw_graph()
+        assert fold_reverse_channels.run(graph, finegrain(unrelated)) == 1, unrelated
+        assert op_counts(graph)["Gather"] == 0
+    assert_same_results(before, graph, tmp_path / "folded", feeds)
+
+
+def test_the_gather_preprocessing_adds_is_named_after_its_input(tmp_path):
+    """What a user names to keep --reverse_input_channels' Gather: INPUT/reverse_input_channels."""
+    kept = ConversionOptions.from_flags({"reverse_input_channels": True,
+                                         "finegrain_fusing": "x/reverse_input_channels"})
+    graph = nchw_graph(order=None)
+    run_passes(graph, kept)
+    assert [n.name for n in graph.nodes() if n.op == "Gather"] == ["x/reverse_input_channels"]
+    graph = nchw_graph(order=None)
+    run_passes(graph, ConversionOptions.from_flags({"reverse_input_channels": True}))
+    assert op_counts(graph)["Gather"] == 0
 
 
 @pytest.mark.parametrize("case", sorted(LEFT_ALONE))

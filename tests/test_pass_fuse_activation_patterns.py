@@ -8,7 +8,7 @@ from onnx import helper
 
 from converter.graph import Graph
 from converter.passes import fuse_activation_patterns
-from graph_helpers import op_counts, rng_input, run_graph, snapshot
+from graph_helpers import finegrain, op_counts, rng_input, run_graph, snapshot, structure
 from onnx_testing import FLOAT, convert_and_compare, ir_layer_types, make_model
 from tf_support import check_graph
 
@@ -164,6 +164,52 @@ def test_wrong_constants_are_not_mistaken_for_a_pattern(scale):
     g2.result(mul(g2, relu6(g2, add(g2, x2, c(g2, 3)), "clamp"), c(g2, scale)), "y")
     assert fuse_activation_patterns.run(g) == 0
     assert fuse_activation_patterns.run(g2) == 0
+
+
+# -- --finegrain_fusing --------------------------------------------------------------------------
+def pattern_nodes(graph: Graph) -> list[str]:
+    """The names of every node of the pattern (all but x, its constants and the Result)."""
+    return [n.name for n in graph.nodes() if n.op not in ("Parameter", "Const", "Result")]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_naming_any_node_of_a_pattern_keeps_the_whole_pattern(tmp_path, case):
+    """Each node named alone (the Sigmoid of a Swish, the Erf of a Gelu, the last Multiply of an
+    HSwish whose HSigmoid part would fuse first, ...) leaves every node where it was."""
+    names = pattern_nodes(activation_graph(CASES[case][0]))
+    assert names
+    for name in names:
+        graph = activation_graph(CASES[case][0])
+        before = snapshot(graph)
+        assert fuse_activation_patterns.run(graph, finegrain(name)) == 0, name
+        assert structure(graph) == structure(before), name
+    feeds = {"x": rng_input(SHAPE, low=-5, high=5)}
+    np.testing.assert_allclose(run_graph(graph, tmp_path / "kept", feeds)["y"],
+                               run_graph(before, tmp_path / "before", feeds)["y"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["gelu_onnx", "hswish_keras", "mish_spelled_out", "swish"])
+def test_an_unrelated_name_leaves_the_fusion_alone(tmp_path, case):
+    build, op, _ = CASES[case]
+    graph = activation_graph(build)
+    before = snapshot(graph)
+    assert fuse_activation_patterns.run(graph, finegrain("x", "y", "elsewhere")) >= 1
+    assert dict(op_counts(graph)) == {"Parameter": 1, op: 1, "Result": 1}
+    feeds = {"x": rng_input(SHAPE, low=-5, high=5)}
+    np.testing.assert_allclose(run_graph(graph, tmp_path / "after", feeds)["y"],
+                               run_graph(before, tmp_path / "before", feeds)["y"],
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_a_named_pattern_leaves_the_others_fused():
+    g = Graph("two")
+    x = g.parameter("x", SHAPE, "f32")
+    g.result(swish(g, x), "kept")
+    g.result(mish(g, x), "fused")
+    sigmoid = next(n.name for n in g.nodes() if n.op == "Sigmoid")
+    assert fuse_activation_patterns.run(g, finegrain(sigmoid)) == 1
+    assert op_counts(g)["Mish"] == 1 and op_counts(g)["Swish"] == 0
+    assert op_counts(g)["Sigmoid"] == 1
 
 
 # -- end to end: what exporters really write --------------------------------------------------

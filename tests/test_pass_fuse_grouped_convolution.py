@@ -5,7 +5,8 @@ from onnx import helper
 
 from converter.graph import Graph
 from converter.passes import fuse_grouped_convolution
-from graph_helpers import conv_attrs, op_counts, rng_input, run_graph, snapshot
+from graph_helpers import (conv_attrs, finegrain, op_counts, rng_input, run_graph, snapshot,
+                           structure)
 from onnx_testing import FLOAT, convert_and_compare, ir_layer_types, make_model
 
 RNG = np.random.default_rng(5)
@@ -81,3 +82,24 @@ def test_converter_fuses_unless_switched_off(tmp_path, flag):
     else:
         assert layers.count("GroupConvolution") == 1 and "Convolution" not in layers
         assert "Concat" not in layers and "VariadicSplit" not in layers
+
+
+def test_naming_any_node_of_the_pattern_keeps_the_branches(tmp_path):
+    """The Split, a branch's Convolution or bias Add, or the Concat named by --finegrain_fusing:
+    no GroupConvolution; a name outside the pattern lets it fuse."""
+    names = [n.name for n in split_convs(bias=True).nodes()
+             if n.op not in ("Parameter", "Const", "Result")]
+    assert {name.split("_")[0] for name in names} == {"Split", "Convolution", "Add", "Concat"}
+    for name in names:
+        graph = split_convs(bias=True)
+        before = snapshot(graph)
+        assert fuse_grouped_convolution.run(graph, finegrain(name)) == 0, name
+        assert structure(graph) == structure(before), name
+    feeds = {"x": rng_input(SHAPE)}
+    np.testing.assert_allclose(run_graph(graph, tmp_path / "kept", feeds)["y"],
+                               run_graph(before, tmp_path / "before", feeds)["y"], rtol=1e-6)
+    assert fuse_grouped_convolution.run(graph, finegrain("x", "y")) == 1
+    assert op_counts(graph)["GroupConvolution"] == 1
+    np.testing.assert_allclose(run_graph(graph, tmp_path / "fused", feeds)["y"],
+                               run_graph(before, tmp_path / "before", feeds)["y"],
+                               rtol=1e-5, atol=1e-5)

@@ -4,7 +4,7 @@ import pytest
 
 from converter.graph import Graph
 from converter.passes import constant_folding, fuse_linear_into_conv
-from graph_helpers import conv_attrs, op_counts, rng_input, run_graph, snapshot
+from graph_helpers import conv_attrs, finegrain, op_counts, rng_input, run_graph, snapshot, structure
 
 
 def conv_bn_graph(op: str = "Convolution", extra_consumer: bool = False) -> Graph:
@@ -146,3 +146,15 @@ def test_keras_conv_batchnorm_from_tensorflow_becomes_convolution_and_add(tmp_pa
     layers = [t for t in ir_layer_types(xml) if t not in ("Parameter", "Const", "Result")]
     assert layers.count("Convolution") == 1 and layers.count("Add") == 1, layers
     assert not {"Multiply", "Subtract", "Divide"} & set(layers), layers
+
+
+def test_a_convolution_named_by_finegrain_fusing_keeps_its_whole_chain():
+    """Naming the Convolution keeps Conv -> Add -> Multiply -> Add as it was: not folded, and
+    not reordered either (mo's --finegrain_fusing leaves the named node's pattern alone)."""
+    graph = conv_bn_graph()
+    conv = next(n for n in graph.nodes() if n.op == "Convolution")
+    before = structure(graph)
+    assert fuse_linear_into_conv.run(graph, finegrain(conv.name)) == 0
+    assert structure(graph) == before
+    other = conv_bn_graph()
+    assert fuse_linear_into_conv.run(other, finegrain("not-in-the-graph")) > 0

@@ -5,7 +5,8 @@ import pytest
 
 from converter.graph import Graph
 from converter.passes import constant_folding, fuse_linear_into_matmul
-from graph_helpers import conv_attrs, op_counts, rng_input, run_graph, snapshot
+from graph_helpers import (conv_attrs, finegrain, op_counts, rng_input, run_graph, snapshot,
+                           structure)
 from onnx_testing import ir_layer_types
 
 RNG = np.random.default_rng(7)
@@ -120,6 +121,75 @@ def test_a_spatially_varying_scale_before_a_convolution_stays():
     scaled = binary(g, "Multiply", x, g.const(f32(1, 1, 4, 4)))
     g.result(g.op("Convolution", scaled, g.const(f32(2, 3, 1, 1)), **conv_attrs((0, 0))), "y")
     assert fuse_linear_into_matmul.run(g) == 0
+
+
+# -- --finegrain_fusing --------------------------------------------------------------------------
+def compute_nodes(graph: Graph) -> list[str]:
+    return [n.name for n in graph.nodes() if n.op not in ("Parameter", "Const", "Result", "ReLU")]
+
+
+def test_naming_the_matmul_or_its_scale_shift_keeps_the_chain(tmp_path):
+    """The MatMul, its bias Add or the BatchNorm's Multiply named: nothing is folded, reordered,
+    or scaled in place (the guard is asked before the weights are touched)."""
+    names = compute_nodes(dense_bn_graph())[:3]
+    assert [name.split("_")[0] for name in names] == ["MatMul", "Add", "Multiply"]
+    for name in names:
+        graph = dense_bn_graph()
+        before = snapshot(graph)
+        assert fuse_linear_into_matmul.run(graph, finegrain(name)) == 0, name
+        assert structure(graph) == structure(before), name
+    assert_same_outputs(before, graph, tmp_path, {"x": rng_input((2, 5))})
+
+
+def test_a_named_node_later_in_the_chain_stays_and_splits_it(tmp_path):
+    """As the Model Optimizer's sequence fusing stopped at a node it may not fuse: what comes
+    before the named Subtract still folds into the MatMul; the Subtract stays."""
+    graph = dense_bn_graph()
+    subtract = next(n.name for n in graph.nodes() if n.op == "Subtract")
+    before = snapshot(graph)
+    assert fuse_linear_into_matmul.run(graph, finegrain(subtract)) > 0
+    assert [n.op for n in graph.nodes() if n.name == subtract] == ["Subtract"]
+    assert op_counts(graph)["Multiply"] == 0  # the BatchNorm's scale went into the weights
+    assert_same_outputs(before, graph, tmp_path, {"x": rng_input((2, 5))})
+
+
+def test_names_outside_the_chain_let_it_fold(tmp_path):
+    graph = dense_bn_graph()
+    before = snapshot(graph)
+    assert fuse_linear_into_matmul.run(graph, finegrain("x", "y", "side")) > 0
+    constant_folding.run(graph)
+    counts = op_counts(graph)
+    assert counts["MatMul"] == counts["Add"] == 1 and counts["Multiply"] == 0
+    assert_same_outputs(before, graph, tmp_path, {"x": rng_input((2, 5))})
+
+
+@pytest.mark.parametrize("op", ["MatMul", "Convolution"])
+def test_naming_the_scale_or_the_op_it_feeds_keeps_the_scale(tmp_path, op):
+    def build():
+        g = Graph("pre_scale")
+        shape = (2, 5) if op == "MatMul" else (1, 3, 6, 6)
+        x = g.parameter("x", shape, "f32")
+        scale = g.const(f32(5, low=0.5, high=2) if op == "MatMul"
+                        else f32(1, 3, 1, 1, low=0.5, high=2))
+        scaled = g.op("Multiply", x, scale, name="input_scale", auto_broadcast="numpy")
+        if op == "MatMul":
+            y = g.op("MatMul", scaled, g.const(f32(5, 4)), name="dense", transpose_a=False,
+                     transpose_b=False)
+        else:
+            y = g.op("Convolution", scaled, g.const(f32(4, 3, 3, 3)), name="dense", **conv_attrs())
+        g.result(y, "y")
+        return g
+
+    for name in ("input_scale", "dense"):
+        graph = build()
+        before = snapshot(graph)
+        assert fuse_linear_into_matmul.run(graph, finegrain(name)) == 0
+        assert structure(graph) == structure(before)
+    feeds = {"x": rng_input(graph.parameters[0].outputs[0].shape)}
+    assert_same_outputs(before, graph, tmp_path / "kept", feeds)
+    assert fuse_linear_into_matmul.run(graph, finegrain("x", "y")) == 1
+    assert op_counts(graph)["Multiply"] == 0
+    assert_same_outputs(before, graph, tmp_path / "fused", feeds)
 
 
 # -- through the converter: Keras Dense + BatchNormalization from TensorFlow ---------------------

@@ -6,7 +6,7 @@ import pytest
 
 from converter.graph import Graph
 from converter.passes import fuse_normalization_patterns
-from graph_helpers import op_counts, rng_input, run_graph, snapshot
+from graph_helpers import finegrain, op_counts, rng_input, run_graph, snapshot, structure
 from onnx_testing import ir_layer_types
 from tf_support import check_graph
 
@@ -108,6 +108,36 @@ def test_pattern_fuses_with_the_same_numbers(tmp_path, case):
     feeds = {"x": rng_input(SHAPE, low=-3, high=3)}
     expected = run_graph(before, tmp_path / "before", feeds)["y"]
     np.testing.assert_allclose(run_graph(g, tmp_path / "after", feeds)["y"], expected,
+                               rtol=1e-4, atol=1e-5)
+
+
+def norm_graph(build) -> Graph:
+    g = Graph("norm")
+    g.result(build(g, g.parameter("x", SHAPE, "f32")), "y")
+    return g
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_naming_any_node_of_a_pattern_keeps_the_whole_pattern(tmp_path, case):
+    """--finegrain_fusing naming one node (a ReduceMean, the Sqrt, the final Divide, ...) leaves
+    every node of the pattern as it was; a name outside it lets the pattern fuse."""
+    build, expected_ops, _ = CASES[case]
+    names = [n.name for n in norm_graph(build).nodes()
+             if n.op not in ("Parameter", "Const", "Result")]
+    for name in names:
+        g = norm_graph(build)
+        before = snapshot(g)
+        assert fuse_normalization_patterns.run(g, finegrain(name)) == 0, name
+        assert structure(g) == structure(before), name
+    feeds = {"x": rng_input(SHAPE, low=-3, high=3)}
+    np.testing.assert_allclose(run_graph(g, tmp_path / "kept", feeds)["y"],
+                               run_graph(before, tmp_path / "before", feeds)["y"], rtol=1e-6)
+    fused = norm_graph(build)
+    assert fuse_normalization_patterns.run(fused, finegrain("x", "y", "other")) == 1
+    assert {op: n for op, n in op_counts(fused).items()
+            if op not in ("Parameter", "Result", "Const")} == expected_ops
+    np.testing.assert_allclose(run_graph(fused, tmp_path / "fused", feeds)["y"],
+                               run_graph(before, tmp_path / "before", feeds)["y"],
                                rtol=1e-4, atol=1e-5)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 
 from converter.graph import Graph
 from converter.passes import merge_constant_chains
-from graph_helpers import op_counts, rng_input, run_graph, snapshot
+from graph_helpers import finegrain, op_counts, rng_input, run_graph, snapshot, structure
 
 SHAPE = (2, 3, 4)
 
@@ -109,3 +109,48 @@ def test_a_scale_and_its_inverse_leave_nothing(tmp_path):
     assert arithmetic(g) == {}
     assert g.results[0].inputs[0].node.inputs[0].node.op == "Exp"
     outputs_match(tmp_path, before, g)
+
+
+# -- --finegrain_fusing --------------------------------------------------------------------------
+def scale_shift_scale() -> Graph:
+    """x -> ReLU -> Multiply(a) -> Add(b) -> Multiply(c) -> y."""
+    g = Graph()
+    y = g.op("ReLU", g.parameter("x", SHAPE, "f32"))
+    y = g.op("Multiply", y, const(g, (3, 1), 0), name="scale", auto_broadcast="numpy")
+    y = g.op("Add", y, const(g, (3, 1), 1), name="shift", auto_broadcast="numpy")
+    g.result(g.op("Multiply", y, const(g, (3, 1), 2), name="rescale", auto_broadcast="numpy"), "y")
+    return g
+
+
+def test_naming_a_node_of_a_scale_shift_keeps_the_chain(tmp_path):
+    """The Add or the Multiply after it named: nothing merges or is reordered; a name outside
+    the chain lets it merge."""
+    for name in ("shift", "rescale"):
+        g = scale_shift_scale()
+        before = snapshot(g)
+        assert merge_constant_chains.run(g, finegrain(name)) == 0, name
+        assert structure(g) == structure(before), name
+    outputs_match(tmp_path / "kept", before, g)
+    assert merge_constant_chains.run(g, finegrain("x", "y")) > 0
+    assert arithmetic(g) == {"Multiply": 1, "Add": 1}
+    outputs_match(tmp_path / "merged", before, g)
+
+
+def test_a_named_multiply_splits_a_chain_there(tmp_path):
+    """As the Model Optimizer's sequence fusing: the named node merges with neither neighbour,
+    the rest of the chain still merges."""
+    g = Graph()
+    y = g.op("Exp", g.parameter("x", SHAPE, "f32"))
+    for index in range(4):
+        y = g.op("Multiply", y, const(g, (1, 3, 1), index), name=f"m{index}",
+                 auto_broadcast="numpy")
+    g.result(y, "y")
+    before = snapshot(g)
+    assert merge_constant_chains.run(g, finegrain("m1")) == 1
+    assert arithmetic(g) == {"Multiply": 3}
+    [named] = [n for n in g.nodes() if n.name == "m1"]
+    assert named.inputs[0].node.name == "m0" and named.inputs[1].value is not None
+    np.testing.assert_array_equal(named.inputs[1].value,
+                                  next(n for n in before.nodes() if n.name == "m1").inputs[1].value)
+    outputs_match(tmp_path, before, g)
+

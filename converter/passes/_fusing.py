@@ -10,6 +10,11 @@ asks once per candidate rewrite:
     if not guard.allows(conv, multiply):
         continue
 
+A rewrite asks about every node it would fuse away or fuse into, so that naming any node of a
+pattern (the Multiply of a scale-shift, the Pad before a Convolution, the Sigmoid of a Swish)
+keeps the whole pattern as it was. `nodes_between` lists the nodes a one-op fusion replaces, for
+passes that match a pattern without recording its nodes.
+
 `--disable_fusing` switches the fusing passes off entirely (see `passes.FUSING`); this is the
 fine-grained form of the same request.
 """
@@ -17,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Iterable
 
-from ..graph import Node
+from ..graph import Node, Output
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +53,19 @@ class FusingGuard:
 def fusing_guard(options) -> FusingGuard:
     """The guard for `options` (None: every node may be fused)."""
     return FusingGuard(getattr(options, "finegrain_fusing", ()) or ())
+
+
+def nodes_between(root: Node, kept: Iterable[Output]) -> list[Node]:
+    """`root` and every node it reads, back to the outputs in `kept` (the fused op's inputs, which
+    stay in the graph) and to constants: the nodes a fusion rooted at `root` replaces."""
+    stops = set(kept)
+    found: dict[int, Node] = {}
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in found:
+            continue
+        found[id(node)] = node
+        pending.extend(source.node for source in node.inputs
+                       if source not in stops and source.value is None)
+    return list(found.values())

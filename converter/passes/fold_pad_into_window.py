@@ -16,18 +16,22 @@ non-negative pads on the spatial axes only) folds when the result is the same:
   pool had no pads of its own or already counted them (exclude-pad false).
 Windows with `auto_pad` same_upper/same_lower, and pools rounding up, are left as they are. The
 window op must produce the same shape as before; the Pad stays only for its other readers.
-Runs after transpose_sinking, which moves a TensorFlow model's NHWC Pads into NCHW.
+Runs after transpose_sinking, which moves a TensorFlow model's NHWC Pads into NCHW. Skipped
+with --disable_fusing; a Pad or window op named by --finegrain_fusing stays as it was (a Pad
+read by several windows folds into those that are not named, and stays for those that are).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..graph import Graph, Node, Output
+from ._fusing import FusingGuard, fusing_guard
 
 WINDOWS = ("Convolution", "GroupConvolution", "MaxPool", "AvgPool")
 
 
 def run(graph: Graph, options=None) -> int:
+    guard = fusing_guard(options)
     index_readers = _read_index_outputs(graph)
     sweep = graph.sweep()
     folded = 0
@@ -36,7 +40,7 @@ def run(graph: Graph, options=None) -> int:
             continue
         if node.op == "MaxPool" and id(node) in index_readers:
             continue
-        replacement = _folded(graph, node)
+        replacement = _folded(graph, node, guard)
         if replacement is None:
             continue
         for index in range(len(node.outputs)):
@@ -71,7 +75,7 @@ def _pad_value(pad: Node) -> float | None:
     return None if value is None or value.size != 1 else float(np.ravel(value)[0])
 
 
-def _folded(graph: Graph, node: Node) -> Node | None:
+def _folded(graph: Graph, node: Node, guard: FusingGuard) -> Node | None:
     pad = node.inputs[0].node
     pads = _spatial_pads(pad)
     value = _pad_value(pad)
@@ -92,6 +96,8 @@ def _folded(graph: Graph, node: Node) -> Node | None:
     if node.op == "AvgPool":
         attrs["exclude-pad"] = False
     if node.op in ("MaxPool", "AvgPool") and not _pads_shorter_than_window(node, attrs):
+        return None
+    if not guard.allows(pad, node):
         return None
     inputs = [pad.inputs[0], *node.inputs[1:]]
     folded = graph.add(node.op, inputs, attrs, name=node.name, num_outputs=len(node.outputs))

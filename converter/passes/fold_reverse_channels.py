@@ -14,7 +14,10 @@ ops that commute with a channel permutation, each the only reader of the one bef
 The Convolution must read the chain on its data input with the channels on axis 1, and have
 constant weights (a decompression Convert in front of them is followed). Anything else (a second
 reader, a GroupConvolution, a non-constant operand, a reshape) leaves the Gather where it is,
-which is correct, only slower. Skipped with --disable_fusing.
+which is correct, only slower. Skipped with --disable_fusing. A node named by
+--finegrain_fusing among those the fold changes (the Gather, which preprocessing names
+`INPUT/reverse_input_channels`, an op whose per-channel constant would be permuted, the
+Convolution) leaves the Gather where it is.
 
 With p the Gather's order (y[c] = x[p[c]]) and q its inverse, the chain computes on x directly
 once every per-channel constant k becomes k[q] and the weights W become W[:, q].
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..graph import Graph, Node, Output
+from ._fusing import fusing_guard
 # Ops that commute with a Transpose are the element-wise ones: they commute with any
 # permutation of one axis as well.
 from .transpose_sinking import BINARY, UNARY, order_of
@@ -47,12 +51,19 @@ class ChannelFold:
 
 def run(graph: Graph, options=None) -> int:
     """Plans every fold first (their chains never share a node), then applies them."""
+    guard = fusing_guard(options)
     uses = graph.consumers()
-    folds = [fold for node in graph.nodes() if (fold := plan_fold(node, uses)) is not None]
+    folds = [fold for node in graph.nodes() if (fold := plan_fold(node, uses)) is not None
+             and guard.allows(*changed_nodes(fold))]
     for fold in folds:
         apply_fold(graph, fold)
         log.debug("folded %s into the weights of %s", fold.gather.name, fold.convolution.name)
     return len(folds)
+
+
+def changed_nodes(fold: ChannelFold) -> list[Node]:
+    """The nodes a fold removes or rewrites: what --finegrain_fusing is asked about."""
+    return [fold.gather, *(node for node, _, _ in fold.constants), fold.convolution]
 
 
 def channel_reversal(node: Node) -> tuple[list[int], int] | None:

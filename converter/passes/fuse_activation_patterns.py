@@ -18,7 +18,10 @@ relu6 is Clamp(0, 6), Minimum(ReLU(.), 6) or Minimum(Maximum(., 0), 6). Every no
 pattern other than x must have no other consumer, or the fused op would not replace it.
 A pattern whose parts another fusion makes (HSwish over a fresh HSigmoid, Mish over a fresh
 SoftPlus) matches on the next sweep: sweeps repeat until nothing fuses. Skipped entirely with
---disable_fusing.
+--disable_fusing. A node named by --finegrain_fusing (any node of a pattern but x: the Multiply
+of a Swish, its Sigmoid, the Erf of a Gelu) leaves its whole pattern as it was, the HSigmoid of
+an HSwish and the SoftPlus of a Mish included: they stay unfused when a node of the larger
+pattern they would grow into is named.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import math
 import numpy as np
 
 from ..graph import Graph, Node, Output
+from ._fusing import FusingGuard, fusing_guard, nodes_between
 from ._sweeps import scalar, until_stable
 
 FLOAT_TYPES = ("f32", "f16", "f64")
@@ -36,10 +40,11 @@ GELU_CUBIC = 0.044715
 
 
 def run(graph: Graph, options=None) -> int:
-    return until_stable(graph, _fuse_sweep)
+    guard = fusing_guard(options)
+    return until_stable(graph, lambda g: _fuse_sweep(g, guard))
 
 
-def _fuse_sweep(graph: Graph) -> int:
+def _fuse_sweep(graph: Graph, guard: FusingGuard) -> int:
     matcher = _Matcher(graph.consumers())
     sweep = graph.sweep()
     rewrites = 0
@@ -47,10 +52,17 @@ def _fuse_sweep(graph: Graph) -> int:
         if node.outputs and node.outputs[0].element_type not in FLOAT_TYPES:
             continue
         fused = matcher.match(graph, node)
-        if fused is not None:
+        if fused is not None and _guard_allows(guard, matcher, node, fused.node):
             sweep.replace(node.output(), fused)
             rewrites += 1
     return rewrites
+
+
+def _guard_allows(guard: FusingGuard, matcher: "_Matcher", root: Node, fused: Node) -> bool:
+    """Whether --finegrain_fusing lets `fused` replace the pattern rooted at `root`. The fused
+    op is only built, not yet connected: when refused, the graph is left as it was."""
+    replaced = nodes_between(root, fused.inputs)
+    return guard.allows(*replaced, *matcher.enclosing(root, fused))
 
 
 def close(value: float | None, expected: float, rtol: float = 1e-3) -> bool:
@@ -176,6 +188,22 @@ class _Matcher:
             return None
         parts = self.plus_constant(shifted)
         return parts[0] if parts is not None and parts[1] == 3 else None
+
+    def enclosing(self, root: Node, fused: Node) -> list[Node]:
+        """The nodes after `root` that would take `fused` into a larger pattern on the next
+        sweep: the Multiply(x, .) of an HSwish over an HSigmoid, the Tanh and Multiply(x, .) of
+        a Mish over a SoftPlus (so that naming one keeps the whole pattern unfused)."""
+        chain = {"HSigmoid": ("Multiply",), "SoftPlus": ("Tanh", "Multiply")}.get(fused.op, ())
+        x, node, found = fused.inputs[0], root, []
+        for op in chain:
+            readers = self.uses.get(id(node), [])
+            if len(readers) != 1 or readers[0][0].op != op:
+                return []
+            node = readers[0][0]
+            found.append(node)
+        if found and x not in found[-1].inputs:
+            return []
+        return found
 
     # -- the patterns -----------------------------------------------------------------------
     def match(self, graph: Graph, node: Node) -> Output | None:

@@ -7,24 +7,28 @@ After:  GroupConvolution(x, stack(W_g)) [-> Add(concat(b_g))]
 The parts must be G equal slices of the channel axis (Split, or VariadicSplit with equal
 lengths), read in order, each by one Convolution with constant weights of one shape and the same
 attributes, each of whose results only the Concat reads (through a per-channel bias Add on
-every branch or on none). Skipped with --disable_gfusing and with --disable_fusing.
+every branch or on none). Skipped with --disable_gfusing and with --disable_fusing. A node
+named by --finegrain_fusing (the Split, a branch's Convolution or bias Add, the Concat) leaves
+the whole pattern as it was.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..graph import Graph, Node, Output
+from ._fusing import FusingGuard, fusing_guard
 from .fuse_linear_into_conv import channel_vector
 
 
 def run(graph: Graph, options=None) -> int:
+    guard = fusing_guard(options)
     uses = graph.consumers()
     sweep = graph.sweep()
     rewrites = 0
     for node in sweep:
         if node.op != "Concat" or node.outputs[0].shape is None:
             continue
-        fused = _fuse(graph, node, uses)
+        fused = _fuse(graph, node, uses, guard)
         if fused is not None:
             sweep.replace(node.output(), fused)
             rewrites += 1
@@ -73,7 +77,7 @@ def _equal_channel_split(split: Node) -> int | None:
     return parts
 
 
-def _fuse(graph: Graph, concat: Node, uses: dict[int, list]) -> Output | None:
+def _fuse(graph: Graph, concat: Node, uses: dict[int, list], guard: FusingGuard) -> Output | None:
     rank = len(concat.outputs[0].shape)
     if concat.attrs["axis"] % rank != 1 or len(concat.inputs) < 2:
         return None
@@ -93,6 +97,9 @@ def _fuse(graph: Graph, concat: Node, uses: dict[int, list]) -> Output | None:
             or any(conv.attrs != convs[0].attrs for conv in convs)):
         return None
     if any(b is None for b in biases) and any(b is not None for b in biases):
+        return None
+    branch_ends = [source.node for source in concat.inputs]  # the bias Adds, or the convolutions
+    if not guard.allows(split, *convs, *branch_ends, concat):
         return None
     stacked = graph.const(np.stack(weights), name=f"{concat.name}/group_weights")
     fused = graph.add("GroupConvolution", [split.inputs[0], stacked], convs[0].attrs,

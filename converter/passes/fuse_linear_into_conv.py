@@ -67,13 +67,21 @@ def _fuse_sweep(graph: Graph, guard: FusingGuard) -> int:
         rank = len(node.outputs[0].shape)
         if rank < 2 or channel_vector(outer_const, rank) is None:
             continue
-        if not guard.allows(node, inner):
+        if not guard.allows(node, inner, _chain_base(inner)):
             continue
         fused = _rewrite(graph, node, inner, outer_const, rank, uses)
         if fused is not None:
             sweep.replace(node.output(), fused)
             rewrites += 1
     return rewrites
+
+
+def _chain_base(node: Node) -> Node:
+    """The node under a chain of Add/Multiply by constants ending at `node`: a Convolution
+    named by --finegrain_fusing keeps its whole chain as it was (not even reordered)."""
+    while node.op in ("Multiply", "Add") and _operands(node) is not None:
+        node = _operands(node)[0].node
+    return node
 
 
 def _rewrite(graph: Graph, node: Node, inner: Node, outer: Output, rank: int,

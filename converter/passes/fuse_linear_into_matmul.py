@@ -16,13 +16,17 @@ axis only; Subtract(y, c) reads as Add(y, -c), Divide(y, c) as Multiply(y, 1 / c
 Before a Convolution the scale must be constant along every axis but the channel axis (1);
 zero padding commutes with it, so the fold is exact. Every node folded away must have no other
 consumer. Weights only the fused op reads are scaled in place (as fuse_linear_into_conv does).
-Skipped entirely with --disable_fusing.
+Skipped entirely with --disable_fusing. A node named by --finegrain_fusing leaves its whole
+pattern as it was: for a chain after a MatMul, any node of the chain or the MatMul itself (so
+that the chain is not even reordered); for a scale before a Convolution or MatMul, the Multiply
+or the op. The guard is asked before any weight is scaled.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..graph import Graph, Node, Output
+from ._fusing import FusingGuard, fusing_guard
 from ._sweeps import until_stable
 from ._weights import scaled_weights
 
@@ -30,7 +34,8 @@ LINEAR = ("Add", "Subtract", "Multiply", "Divide")
 
 
 def run(graph: Graph, options=None) -> int:
-    return until_stable(graph, _fuse_sweep)
+    guard = fusing_guard(options)
+    return until_stable(graph, lambda g: _fuse_sweep(g, guard))
 
 
 def axis_vector(output: Output, rank: int, axis: int) -> np.ndarray | None:
@@ -70,13 +75,13 @@ def _vector(affine: tuple[str, Output, Output, bool], rank: int) -> np.ndarray |
     return None if np.any(vector == 0) else 1 / vector
 
 
-def _fuse_sweep(graph: Graph) -> int:
+def _fuse_sweep(graph: Graph, guard: FusingGuard) -> int:
     uses = graph.consumers()
     sweep = graph.sweep()
     rewrites = 0
     for node in sweep:
-        fused = _fold_input_scale(graph, node, uses) if node.op in ("Convolution", "MatMul") \
-            else _fold_after_matmul(graph, node, uses)
+        fold = _fold_input_scale if node.op in ("Convolution", "MatMul") else _fold_after_matmul
+        fused = fold(graph, node, uses, guard)
         if fused is not None:
             sweep.replace(node.output(), fused)
             rewrites += 1
@@ -87,7 +92,8 @@ def _only_reader(node: Node, uses: dict[int, list]) -> bool:
     return len(uses.get(id(node), [])) == 1
 
 
-def _fold_after_matmul(graph: Graph, node: Node, uses: dict[int, list]) -> Output | None:
+def _fold_after_matmul(graph: Graph, node: Node, uses: dict[int, list],
+                       guard: FusingGuard) -> Output | None:
     affine = as_affine(node)
     if affine is None:
         return None
@@ -102,12 +108,15 @@ def _fold_after_matmul(graph: Graph, node: Node, uses: dict[int, list]) -> Outpu
     if outer is None:
         return None
     if kind == "Multiply" and inner.op == "MatMul":
+        if not guard.allows(node, inner):
+            return None
         return _scale_columns(graph, inner, outer, uses)
     inner_affine = as_affine(inner)
-    if inner_affine is None or not _chain_leads_to_matmul(inner_affine[1], uses):
+    chain = _chain_to_matmul(inner_affine[1], uses) if inner_affine is not None else None
+    if chain is None:
         return None
     inner_vector = _vector(inner_affine, len(shape))
-    if inner_vector is None:
+    if inner_vector is None or not guard.allows(node, inner, *chain):
         return None
     y, dtype = inner_affine[1], inner_affine[2].value.dtype
     pair = (kind, inner_affine[0])
@@ -124,16 +133,19 @@ def _fold_after_matmul(graph: Graph, node: Node, uses: dict[int, list]) -> Outpu
                     name=inner.name, auto_broadcast="numpy")
 
 
-def _chain_leads_to_matmul(output: Output, uses: dict[int, list]) -> bool:
-    """Whether `output` is a MatMul with constant weights, possibly behind Add/Multiply by
-    constants: only such chains are folded (a scale-shift elsewhere is not this pass's)."""
+def _chain_to_matmul(output: Output, uses: dict[int, list]) -> list[Node] | None:
+    """The nodes from `output` back to a MatMul with constant weights (Add/Multiply by constants
+    on the way, the MatMul last), or None when `output` leads to no such MatMul: only such
+    chains are folded (a scale-shift elsewhere is not this pass's)."""
+    chain = []
     while True:
         node = output.node
+        chain.append(node)
         if node.op == "MatMul":
-            return _constant_weights(node) is not None
+            return chain if _constant_weights(node) is not None else None
         affine = as_affine(node)
         if affine is None or not _only_reader(node, uses):
-            return False
+            return None
         output = affine[1]
 
 
@@ -162,7 +174,8 @@ def _scale_columns(graph: Graph, matmul: Node, scale: np.ndarray,
                      matmul.attrs, name=matmul.name).output()
 
 
-def _fold_input_scale(graph: Graph, node: Node, uses: dict[int, list]) -> Output | None:
+def _fold_input_scale(graph: Graph, node: Node, uses: dict[int, list],
+                      guard: FusingGuard) -> Output | None:
     """Convolution/MatMul whose data input is Multiply(x, s) with s per input channel."""
     data = node.inputs[0]
     multiply = data.node
@@ -191,6 +204,8 @@ def _fold_input_scale(graph: Graph, node: Node, uses: dict[int, list]) -> Output
         rows = weights.value.shape[-1] if node.attrs.get("transpose_b") else weights.value.shape[-2]
         factor = np.broadcast_to(scale, (rows,))
         factor = factor.reshape(1, -1) if node.attrs.get("transpose_b") else factor.reshape(-1, 1)
+    if not guard.allows(multiply, node):
+        return None
     return graph.add(node.op, [x, scaled_weights(graph, weights, factor, uses)], node.attrs,
                      name=node.name).output()
 

@@ -16,24 +16,27 @@ SquaredDifference(x, m)):
         also with -m * k + beta, and without g or beta)
     x / sqrt(max(sum(x^2), eps)), x / sqrt(sum(x^2) + eps) -> NormalizeL2 max / add
 Every node inside a pattern other than x is read only by the pattern. Skipped entirely with
---disable_fusing.
+--disable_fusing. A node named by --finegrain_fusing (any node of a pattern but x: its
+ReduceMean, Sqrt, the final Divide or Multiply) leaves the whole pattern as it was.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..graph import Graph, Node, Output
+from ._fusing import FusingGuard, fusing_guard
 from ._sweeps import scalar
 
 
 def run(graph: Graph, options=None) -> int:
+    guard = fusing_guard(options)
     uses = graph.consumers()
     sweep = graph.sweep()
     rewrites = 0
     for node in sweep:
         if not node.outputs or node.outputs[0].element_type not in ("f32", "f16", "f64"):
             continue
-        fused = _Match(graph, uses).fuse(node)
+        fused = _Match(graph, uses, guard).fuse(node)
         if fused is not None:
             sweep.replace(node.output(), fused)
             rewrites += 1
@@ -44,9 +47,10 @@ class _Match:
     """One attempt at a pattern rooted at a node: records the nodes it swallows, so that it
     can check at the end that nothing outside the pattern reads them."""
 
-    def __init__(self, graph: Graph, uses: dict[int, list]):
+    def __init__(self, graph: Graph, uses: dict[int, list], guard: FusingGuard | None = None):
         self.graph = graph
         self.uses = uses
+        self.guard = guard or FusingGuard()
         self.inside: dict[int, Node] = {}
 
     def take(self, output: Output, *ops: str) -> Node | None:
@@ -62,6 +66,11 @@ class _Match:
         return all(id(consumer) in members
                    for node in self.inside.values()
                    for consumer, _ in self.uses.get(id(node), []))
+
+    def may_fuse(self, root: Node) -> bool:
+        """Whether the matched pattern may become one op: closed, and no node of it (root and
+        swallowed ones) named by --finegrain_fusing. Asked before anything is built."""
+        return self.closed(root) and self.guard.allows(root, *self.inside.values())
 
     # -- pieces ---------------------------------------------------------------------------------
     def over_sqrt(self, node: Node) -> tuple[Output, Output] | None:
@@ -160,7 +169,8 @@ class _Match:
         mean = self.mean_of(mean_out)
         if mean is None or mean[0] != x:
             return None
-        if not self.variance(with_eps[0], x, mean_out, mean[1], centered) or not self.closed(node):
+        if (not self.variance(with_eps[0], x, mean_out, mean[1], centered)
+                or not self.may_fuse(node)):
             return None
         return self._mvn_node(x, mean[1], with_eps[1], "inside_sqrt", node.name)
 
@@ -177,7 +187,8 @@ class _Match:
         mean = self.mean_of(mean_out)
         if root is None or mean is None or mean[0] != x:
             return None
-        if not self.variance(root.inputs[0], x, mean_out, mean[1], centered) or not self.closed(node):
+        if (not self.variance(root.inputs[0], x, mean_out, mean[1], centered)
+                or not self.may_fuse(node)):
             return None
         return self._mvn_node(x, mean[1], with_eps[1], "outside_sqrt", node.name)
 
@@ -208,7 +219,7 @@ class _Match:
         mean = self.mean_of(mean_out)
         if (mean is None or mean[0] != x
                 or not self.variance(with_eps[0], x, mean_out, mean[1], None)
-                or not self.closed(node)):
+                or not self.may_fuse(node)):
             self.inside = saved
             return None
         g, name = self.graph, node.name
@@ -295,7 +306,7 @@ class _Match:
         else:
             is_square = square.op == "Power" and square.inputs[0] == x and \
                 scalar(square.inputs[1]) == 2
-        if not is_square or not self.closed(node) or x.shape != node.outputs[0].shape:
+        if not is_square or not self.may_fuse(node) or x.shape != node.outputs[0].shape:
             return None
         axes = self.graph.const(np.asarray(total.inputs[1].value, np.int64).reshape(-1),
                                 name=f"{node.name}/axes")

@@ -13,7 +13,9 @@ element type, the merged constant is no larger than the larger of the two, and t
 the shape the chain had. A merged constant of exactly 1 (Multiply) or 0 (Add) leaves no op
 at all. Wherever such chains remain: fuse_linear_into_conv and
 fuse_linear_into_matmul, which run before, have already taken those after a Convolution or
-MatMul. Skipped with --disable_fusing.
+MatMul. Skipped with --disable_fusing. A node named by --finegrain_fusing is merged with
+neither neighbour, so the chain stays split there (as the Model Optimizer's sequence fusing
+stopped at a node it may not fuse).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..graph import Graph, Node, Output
+from ._fusing import FusingGuard, fusing_guard
 from .remove_noop_nodes import broadcasts_into, would_merge_model_tensors
 
 
@@ -35,13 +38,14 @@ class Linear(NamedTuple):
 
 def run(graph: Graph, options=None) -> int:
     """Sweeps until nothing merges: a distributed Multiply may meet another in the next sweep."""
+    guard = fusing_guard(options)
     total = 0
-    while rewrites := _merge_sweep(graph):
+    while rewrites := _merge_sweep(graph, guard):
         total += rewrites
     return total
 
 
-def _merge_sweep(graph: Graph) -> int:
+def _merge_sweep(graph: Graph, guard: FusingGuard) -> int:
     readers = graph.consumers()
     sweep = graph.sweep()
     rewrites = 0
@@ -52,6 +56,8 @@ def _merge_sweep(graph: Graph) -> int:
         inner_node = outer.variable.node
         inner = as_linear(inner_node)
         if inner is None or len(readers.get(id(inner_node), [])) != 1:
+            continue
+        if not guard.allows(inner_node, node):
             continue
         merged = _merged(graph, node, inner, outer)
         if merged is None or merged.shape != node.outputs[0].shape \
