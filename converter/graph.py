@@ -198,6 +198,16 @@ class Graph:
                 infer_node(node)
 
 
+def _read_counts(order: list[Node]) -> dict[tuple[int, int], int]:
+    """(id(node), output index) -> how many inputs of the nodes in `order` read that output."""
+    reads: dict[tuple[int, int], int] = {}
+    for node in order:
+        for source in node.inputs:
+            key = (id(source.node), source.index)
+            reads[key] = reads.get(key, 0) + 1
+    return reads
+
+
 class Sweep:
     """One topological pass of a rewrite: `for node in sweep:` visits every live node once,
     after pointing its inputs at the replacements made so far; `sweep.replace(old, new)` makes
@@ -207,12 +217,30 @@ class Sweep:
     def __init__(self, graph: Graph):
         self.graph = graph
         self.replacements: dict[Output, Output] = {}
+        self._reads: dict[tuple[int, int], int] = {}
 
     def __iter__(self) -> Iterator[Node]:
-        for node in self.graph.nodes():
+        """Nothing here keeps a node alive once the sweep is past it: visited nodes leave the
+        order, and a replaced output is forgotten once its last reader was redirected, so a
+        replaced constant (a weight folded into a new one) is freed as the pass goes rather
+        than when it ends."""
+        order = self.graph.nodes()
+        self._reads = _read_counts(order)
+        for index in range(len(order)):
+            node, order[index] = order[index], None
             if self.replacements:
-                node.inputs = [self.replacements.get(s, s) for s in node.inputs]
+                node.inputs = [self._redirected(source) for source in node.inputs]
             yield node
+
+    def _redirected(self, source: Output) -> Output:
+        new = self.replacements.get(source)
+        if new is None:
+            return source
+        key = (id(source.node), source.index)
+        self._reads[key] = self._reads.get(key, 1) - 1
+        if self._reads[key] <= 0:
+            del self.replacements[source]
+        return new
 
     def replace(self, old: Output, new: Output) -> None:
         new.info.names |= old.info.names

@@ -7,16 +7,11 @@ is walked at the protobuf wire level instead: every field is kept except the `ra
 initializers, which is skipped over and replaced by an external-data reference to the same file
 at the same offset. The result is an ordinary ModelProto whose big tensors are EXTERNAL, and
 `read_tensor_data` reads each one straight from disk into its numpy array when the translator
-asks for it: the weights are in memory once.
-
-Wire format (protobuf encoding): a message is a sequence of fields, each a varint tag
-(field number << 3 | wire type) and a payload; wire type 2 is length-delimited (a varint
-length, then that many bytes). A concatenation of fields is itself a valid message, which is
-what lets the walk rebuild messages from kept pieces.
+asks for it: the weights are in memory once. The wire-level walk is `protowire`'s, shared
+with the TensorFlow frontend.
 """
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -25,19 +20,21 @@ import onnx
 import onnx.external_data_helper
 import onnx.numpy_helper
 
+from .. import protowire
+
 # Field numbers of onnx.proto that the walk follows.
 MODEL_GRAPH = 7           # ModelProto.graph
 GRAPH_INITIALIZER = 5     # GraphProto.initializer
 TENSOR_RAW_DATA = 9       # TensorProto.raw_data
 
-LENGTH_DELIMITED = 2
+LENGTH_DELIMITED = protowire.LENGTH_DELIMITED
 # Smaller payloads are read along with their tensor: a file read per tiny tensor costs more
 # than the bytes it would save.
 EXTERNALIZE_FROM_BYTES = 4096
 
 
-class WireFormatError(ValueError):
-    """The file is not a well-formed protobuf message (truncated or not ONNX)."""
+# The file is not a well-formed protobuf message (truncated or not ONNX).
+WireFormatError = protowire.WireFormatError
 
 
 def load_model(path: str | os.PathLike) -> onnx.ModelProto:
@@ -46,17 +43,11 @@ def load_model(path: str | os.PathLike) -> onnx.ModelProto:
 
     Raises WireFormatError or google.protobuf's DecodeError when the file is malformed."""
     file = Path(path).resolve()
-    with open(file, "rb", buffering=1 << 16) as stream:
-        reader = _Reader(stream, file.stat().st_size)
-        pieces = []
-        while not reader.at(reader.size):
-            field, wire_type, header = reader.field_header()
-            if field == MODEL_GRAPH and wire_type == LENGTH_DELIMITED:
-                graph = _graph_bytes(reader, reader.varint(), str(file))
-                pieces.append(header + _varint(len(graph)) + graph)
-            else:
-                pieces.append(header + reader.payload(wire_type))
-    model = onnx.ModelProto.FromString(b"".join(pieces))
+    with protowire.mapped_file(file) as buf:
+        data = protowire.rewrite(buf, 0, len(buf), _Walk(buf, str(file)).model_field)
+        if data is None:
+            data = bytes(buf)
+    model = onnx.ModelProto.FromString(data)
     _anchor_external_locations(model.graph, file.parent)
     return model
 
@@ -111,44 +102,44 @@ def _external_entries(tensor: onnx.TensorProto) -> dict[str, str]:
 
 # -- the walk --------------------------------------------------------------------------------
 
-def _graph_bytes(reader: "_Reader", length: int, location: str) -> bytes:
-    """The GraphProto's bytes with large initializers' raw data turned into references."""
-    end = reader.position + length
-    pieces = []
-    while not reader.at(end):
-        field, wire_type, header = reader.field_header()
-        if field == GRAPH_INITIALIZER and wire_type == LENGTH_DELIMITED:
-            tensor = _tensor_bytes(reader, reader.varint(), location)
-            pieces.append(header + _varint(len(tensor)) + tensor)
-        else:
-            pieces.append(header + reader.payload(wire_type))
-    return b"".join(pieces)
+class _Walk:
+    """`protowire.rewrite` callbacks for a mapped ONNX file: ModelProto -> its graph -> the
+    graph's initializers, whose large raw data becomes an external reference to `location`."""
 
+    def __init__(self, buf: protowire.Buffer, location: str):
+        self.buf = buf
+        self.location = location
 
-def _tensor_bytes(reader: "_Reader", length: int, location: str) -> bytes:
-    """A TensorProto's bytes; a large raw_data is skipped and described as external data."""
-    end = reader.position + length
-    pieces, raw = [], None
-    while not reader.at(end):
-        field, wire_type, header = reader.field_header()
-        if field == TENSOR_RAW_DATA and wire_type == LENGTH_DELIMITED:
-            size = reader.varint()
-            if size >= EXTERNALIZE_FROM_BYTES:
-                raw = (reader.position, size)
-                reader.skip(size)
-                continue
-            pieces.append(header + _varint(size) + reader.read(size))
-        else:
-            pieces.append(header + reader.payload(wire_type))
-    if raw is None:
-        return b"".join(pieces)
-    tensor = onnx.TensorProto.FromString(b"".join(pieces))
-    tensor.data_location = onnx.TensorProto.EXTERNAL
-    del tensor.external_data[:]
-    for key, value in (("location", location), ("offset", raw[0]), ("length", raw[1])):
-        entry = tensor.external_data.add()
-        entry.key, entry.value = key, str(value)
-    return tensor.SerializeToString()
+    def model_field(self, field: protowire.Field) -> bytes | None:
+        if field.number == MODEL_GRAPH and field.wire_type == LENGTH_DELIMITED:
+            return protowire.rewrite_nested(self.buf, field, self.graph_field)
+        return None
+
+    def graph_field(self, field: protowire.Field) -> bytes | None:
+        if (field.number == GRAPH_INITIALIZER and field.wire_type == LENGTH_DELIMITED
+                and field.size >= EXTERNALIZE_FROM_BYTES):
+            return self.initializer(field)
+        return None
+
+    def initializer(self, field: protowire.Field) -> bytes | None:
+        """A TensorProto field whose large raw_data is described as external data instead;
+        None when its raw data is small or absent."""
+        raws = [f for f in protowire.fields(self.buf, field.payload, field.end)
+                if f.number == TENSOR_RAW_DATA and f.wire_type == LENGTH_DELIMITED]
+        if not raws or raws[-1].size < EXTERNALIZE_FROM_BYTES:
+            return None
+        dropped = {f.start for f in raws}
+        kept = protowire.rewrite(self.buf, field.payload, field.end,
+                                 lambda f: b"" if f.start in dropped else None)
+        tensor = onnx.TensorProto.FromString(kept)
+        tensor.data_location = onnx.TensorProto.EXTERNAL
+        del tensor.external_data[:]
+        raw = raws[-1]
+        for key, value in (("location", self.location), ("offset", raw.payload),
+                           ("length", raw.size)):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, str(value)
+        return protowire.length_delimited(field.number, tensor.SerializeToString())
 
 
 def _anchor_external_locations(graph: onnx.GraphProto, folder: Path) -> None:
@@ -165,81 +156,3 @@ def _anchor_external_locations(graph: onnx.GraphProto, folder: Path) -> None:
                 raise WireFormatError(f"tensor {tensor.name!r} names external data "
                                       f"{entry.value!r} outside the model's folder")
             entry.value = str(target)
-
-
-class _Reader:
-    """Sequential reads of protobuf wire items from a buffered file."""
-
-    def __init__(self, stream: io.BufferedReader, size: int):
-        self.stream = stream
-        self.size = size
-
-    @property
-    def position(self) -> int:
-        return self.stream.tell()
-
-    def at(self, end: int) -> bool:
-        if self.position > end:
-            raise WireFormatError("a field runs past the end of its message")
-        return self.position == end
-
-    def read(self, count: int) -> bytes:
-        data = self.stream.read(count)
-        if len(data) != count:
-            raise WireFormatError("the file ends in the middle of a field")
-        return data
-
-    def skip(self, count: int) -> None:
-        if self.position + count > self.size:
-            raise WireFormatError("the file ends in the middle of a field")
-        self.stream.seek(count, io.SEEK_CUR)
-
-    def varint(self) -> int:
-        return _decode_varint(self._varint_bytes())
-
-    def _varint_bytes(self) -> bytes:
-        out = bytearray()
-        while True:
-            byte = self.read(1)
-            out += byte
-            if not byte[0] & 0x80:
-                return bytes(out)
-            if len(out) == 10:
-                raise WireFormatError("a varint is longer than 10 bytes")
-
-    def field_header(self) -> tuple[int, int, bytes]:
-        header = self._varint_bytes()
-        tag = _decode_varint(header)
-        return tag >> 3, tag & 7, header
-
-    def payload(self, wire_type: int) -> bytes:
-        """The encoded payload of a field whose header was just read, as it stands."""
-        if wire_type == 0:
-            return self._varint_bytes()
-        if wire_type == 1:
-            return self.read(8)
-        if wire_type == 5:
-            return self.read(4)
-        if wire_type == LENGTH_DELIMITED:
-            length = self._varint_bytes()
-            return length + self.read(_decode_varint(length))
-        raise WireFormatError(f"unsupported protobuf wire type {wire_type}")
-
-
-def _decode_varint(data: bytes) -> int:
-    value = 0
-    for shift, byte in enumerate(data):
-        value |= (byte & 0x7F) << (7 * shift)
-    return value
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(low | 0x80)
-        else:
-            out.append(low)
-            return bytes(out)

@@ -2,16 +2,26 @@
 
 Nothing here imports TensorFlow: `find_sinks` works on TensorFlow's own GraphDef objects
 and on ours alike, since both have `.node` with `.name`, `.op` and `.input`.
+
+A binary GraphDef is not parsed whole: protobuf would hold the file's bytes and a parsed copy
+of every Const's `tensor_content` at once, and the translator then makes a third copy in numpy.
+The file is mapped and walked at the wire level instead (`protowire`): every large
+`tensor_content` of a node's tensor attribute (in the graph and in its function library) is
+left out, and a `TensorContentSpan` saying where those bytes are in the file is put in the
+TensorProto in their place; `tensors.tensor_value` reads them from there into their array
+when the translator asks. The weights are in memory once.
 """
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from google.protobuf import message, text_format
 
 from ...errors import ModelLoadError
-from .proto import messages
+from .. import protowire
+from .proto import TENSOR_CONTENT_SPAN_FIELD, messages
 
 # Ops that end a graph without computing an output: bookkeeping of training and saving.
 BOOKKEEPING_OPS = frozenset({
@@ -23,6 +33,41 @@ BOOKKEEPING_OPS = frozenset({
 })
 _BOOKKEEPING_SCOPES = ("save/", "save_1/")
 _BOOKKEEPING_NAMES = frozenset({"init", "init_all_tables", "init_all_vars_op"})
+
+# Smaller tensor contents stay in the parsed message: a file read per tiny tensor costs more
+# than the bytes it would save.
+SPLIT_FROM_BYTES = 4096
+
+# The messages the walk descends into, by the field numbers of TensorFlow's graph.proto,
+# function.proto, node_def.proto and attr_value.proto: field number -> the message it holds.
+_DESCEND = {
+    "GraphDef": {1: "NodeDef", 2: "FunctionDefLibrary"},
+    "FunctionDefLibrary": {1: "FunctionDef"},
+    "FunctionDef": {3: "NodeDef"},
+    "NodeDef": {5: "NodeDef.AttrEntry"},
+    "NodeDef.AttrEntry": {2: "AttrValue"},
+    "AttrValue": {8: "TensorProto"},
+}
+_TENSOR_CONTENT = 4  # TensorProto.tensor_content
+
+
+class ContentFile(NamedTuple):
+    """A GraphDef file whose tensor contents were left in it, as it was when read."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+# Random token -> file, one small entry per GraphDef read. A span names its file by token, so
+# a span written into a file by someone else (an unknown field to protobuf) names no file:
+# nothing but the GraphDef files read here can be read through spans.
+_CONTENT_FILES: dict[bytes, ContentFile] = {}
+
+
+def content_file(token: bytes) -> ContentFile | None:
+    """The file a TensorContentSpan's `file` token stands for; None if no read made it."""
+    return _CONTENT_FILES.get(token)
 
 _REMEDY = ("pass a frozen TensorFlow GraphDef (.pb, or .pbtxt with --input_model_is_text), "
            "a SavedModel folder (--saved_model_dir), or --input_meta_graph with "
@@ -71,9 +116,66 @@ def parse_graph_def(data: bytes, is_text: bool, where: str):
 
 
 def read_graph_def(path: str | Path, is_text: bool = False):
-    """Read a frozen GraphDef file; text format when asked or when it ends in .pbtxt."""
+    """Read a frozen GraphDef file; text format when asked or when it ends in .pbtxt.
+
+    A binary file's large tensor contents stay in the file (see the module's docstring)."""
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"{path}: no such file; {_REMEDY}")
-    is_text = is_text or path.suffix.lower() in (".pbtxt", ".txt")
-    return parse_graph_def(path.read_bytes(), is_text, str(path))
+    if is_text or path.suffix.lower() in (".pbtxt", ".txt"):
+        return parse_graph_def(path.read_bytes(), True, str(path))
+    return parse_graph_def(graph_def_bytes_without_contents(path), False, str(path))
+
+
+def graph_def_bytes_without_contents(path: Path) -> bytes:
+    """The GraphDef file's bytes with its large tensor contents replaced by their spans."""
+    stat = path.stat()
+    token = secrets.token_bytes(16)
+    _CONTENT_FILES[token] = ContentFile(path.resolve(), stat.st_size, stat.st_mtime_ns)
+    source = messages().TensorContentSpan(file=token)
+    try:
+        with protowire.mapped_file(path) as buf:
+            kept = protowire.rewrite(buf, 0, len(buf), _Splitter(buf, source).visitor("GraphDef"))
+            return bytes(buf) if kept is None else kept
+    except protowire.WireFormatError as exc:
+        raise ModelLoadError(f"{path}: cannot be read as a binary TensorFlow GraphDef ({exc}); "
+                             f"{_REMEDY}") from None
+
+
+class _Splitter:
+    """The walk of one mapped GraphDef file, leaving large tensor contents out."""
+
+    def __init__(self, buf: protowire.Buffer, source):
+        self.buf = buf
+        self.source = source  # a TensorContentSpan naming the file
+
+    def visitor(self, message_name: str):
+        """The `protowire.rewrite` callback for the fields of one kind of message."""
+        children = _DESCEND[message_name]
+
+        def replace(field: protowire.Field) -> bytes | None:
+            child = children.get(field.number)
+            if (child is None or field.wire_type != protowire.LENGTH_DELIMITED
+                    or field.size < SPLIT_FROM_BYTES):  # too small to hold a large content
+                return None
+            if child == "TensorProto":
+                return self._tensor(field)
+            return protowire.rewrite_nested(self.buf, field, self.visitor(child))
+
+        return replace
+
+    def _tensor(self, field: protowire.Field) -> bytes | None:
+        """A TensorProto field without its tensor_content, the content's span appended; None
+        when the content is small. (The last tensor_content counts, as in protobuf.)"""
+        contents = [f for f in protowire.fields(self.buf, field.payload, field.end)
+                    if f.number == _TENSOR_CONTENT and f.wire_type == protowire.LENGTH_DELIMITED]
+        if not contents or contents[-1].size < SPLIT_FROM_BYTES:
+            return None
+        dropped = {f.start for f in contents}
+        kept = protowire.rewrite(self.buf, field.payload, field.end,
+                                 lambda f: b"" if f.start in dropped else None)
+        span = messages().TensorContentSpan()
+        span.CopyFrom(self.source)
+        span.offset, span.length = contents[-1].payload, contents[-1].size
+        marker = protowire.length_delimited(TENSOR_CONTENT_SPAN_FIELD, span.SerializeToString())
+        return protowire.length_delimited(field.number, kept + marker)

@@ -7,7 +7,8 @@ tensor_shape.proto, types.proto, versions.proto, function.proto, op_def.proto, m
 saved_model.proto, saved_object_graph.proto, trackable_object_graph.proto, tensor_bundle.proto)
 with TensorFlow's own field numbers and types; fields left out (debug info, full types,
 structured signatures...) are kept as unknown fields and ignored. The tests parse files
-TensorFlow wrote and compare with TensorFlow's own classes.
+TensorFlow wrote and compare with TensorFlow's own classes. One message is ours alone,
+`TensorContentSpan`: the file location of a tensor's bytes left out of the parse.
 """
 from __future__ import annotations
 
@@ -287,7 +288,18 @@ _MESSAGES: dict[str, list[tuple[str, int, int, int, str | None]]] = {
         ("crc32c", 6, _OPT, _F.TYPE_FIXED32, None),
         ("slices", 7, _REP, _F.TYPE_BYTES, None),
     ],
+    # Ours, not TensorFlow's: where a large `tensor_content` left out of a parsed GraphDef is
+    # in its file (see graph_def.py); `file` is the random token the read registered the file
+    # under. It rides in the TensorProto as the unknown field TENSOR_CONTENT_SPAN_FIELD, so
+    # the messages above stay exactly TensorFlow's.
+    "TensorContentSpan": [
+        ("file", 1, _OPT, _F.TYPE_BYTES, None),
+        ("offset", 2, _OPT, _F.TYPE_INT64, None),
+        ("length", 3, _OPT, _F.TYPE_INT64, None),
+    ],
 }
+# A field number TensorFlow's TensorProto does not use (protobuf's largest is 2**29 - 1).
+TENSOR_CONTENT_SPAN_FIELD = 536_870_000
 _MAP_ENTRIES = {"NodeDef.AttrEntry", "NameAttrList.AttrEntry", "FunctionDef.RetEntry",
                 "FunctionDef.ControlRetEntry", "FunctionDef.AttrEntry",
                 "MetaGraphDef.CollectionDefEntry", "MetaGraphDef.SignatureDefEntry",
