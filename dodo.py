@@ -4,6 +4,9 @@
     doit convert:NAME                 # one model, every precision, verified
     doit convert manifest=PATH        # another manifest
     doit -n 4 convert                 # four tasks at a time
+    doit convert shard=2/3            # the 2nd of 3 disjoint parts (a CI matrix job)
+    doit convert dask=local:4         # the heavy tasks on a Dask cluster (or dask=tcp://host:8786)
+    doit cache push|pull|gc           # the remote cache ([defaults] remote_cache, MODELZOO_REMOTE_CACHE)
     doit report                       # report/index.html, zoo.json and junit.xml of the last builds
 """
 import logging
@@ -22,7 +25,8 @@ logging.getLogger("modelzoo").setLevel(logging.INFO)
 try:
     # doit runs in dodo.py's folder; an Open Model Zoo folder given as the manifest keeps the
     # build's files in omz/ of the folder the command was run from.
-    ZOO = ZooTasks(get_var("manifest", "models.toml") or "models.toml", get_initial_workdir())
+    ZOO = ZooTasks(get_var("manifest", "models.toml") or "models.toml", get_initial_workdir(),
+                   shard=get_var("shard"))
     # One doit run per manifest at a time: a second one waits here, then finds the work done.
     # Held until the process exits (also on kill -9: the OS drops the lock).
     ZOO.hold_run_lock()

@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import conversion, download, inference, ir, ssd, zoo
+from . import conversion, download, inference, ir, remote, ssd, zoo
+from . import distributed as dask_executor
 from .models import BenchModel, conversion_models, ir_models
 from .report import Row
 
@@ -35,7 +36,7 @@ FULL = Scale()
 TINY = Scale(convert_repeats=1, noop_models=3, noop_repeats=1, download_mb=4, download_repeats=1,
              cold_models=2, inference_rounds=1, inference_runs=3, inference_seconds=0.2,
              ir_rounds=2, ir_runs=3, ir_models=2)
-BENCHMARKS = ("convert", "inference", "ir", "ssd", "noop", "download", "cold")
+BENCHMARKS = ("convert", "inference", "ir", "ssd", "noop", "download", "cold", "remote", "dask")
 
 
 def run_suite(scale: Scale, models: list[BenchModel] | None = None, seed: int = 0,
@@ -74,6 +75,12 @@ def run_suite(scale: Scale, models: list[BenchModel] | None = None, seed: int = 
         if "cold" in wanted:
             log(f"cold build of {scale.cold_models} models, -n 1 and -n 2 ...")
             rows += zoo.cold_build(work / "cold", scale.cold_models)
+        if "remote" in wanted:
+            log(f"a fresh clone restoring {scale.noop_models} models from the remote cache ...")
+            rows += remote.run(work / "remote", scale.noop_models)
+        if "dask" in wanted:
+            log(f"cold build of {scale.cold_models} models, dask=local:2 vs -n 2 ...")
+            rows += dask_executor.overhead(work / "dask", scale.cold_models)
     return rows
 
 

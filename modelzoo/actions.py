@@ -224,10 +224,7 @@ def verify(cache: Cache, entry: ModelEntry, precision: str, keys: VerifyKeys, xm
     the check cannot run at all, nothing is cached and the task fails saying so."""
     from .verify import VerifierUnavailable
 
-    ir_hashes = _settled_ir(cache, entry, precision, keys, xml_path)
-    inputs = [hash_file(path, "sha256") for path in entry.verify_input_files()] \
-        if entry.verify_inputs else []
-    key = digest(keys.verify, ir_hashes, inputs)
+    key = verdict_key(entry, keys.verify, _settled_ir(cache, entry, precision, keys, xml_path))
 
     def build(staging: Path) -> None:
         report = _verify_report(cache, entry, precision, keys.prepare, xml_path)
@@ -249,6 +246,13 @@ def verify(cache: Cache, entry: ModelEntry, precision: str, keys: VerifyKeys, xm
         except VerificationError as exc:
             return TaskFailed(f"{entry.label}, {precision}: {exc}")
     return None
+
+
+def verdict_key(entry: ModelEntry, verify_key: str, ir_hashes: list[str]) -> str:
+    """The cache key of a verdict: the task's key, the IR's bytes and the input files' bytes."""
+    inputs = [hash_file(path, "sha256") for path in entry.verify_input_files()] \
+        if entry.verify_inputs else []
+    return digest(verify_key, ir_hashes, inputs)
 
 
 def _settled_ir(cache: Cache, entry: ModelEntry, precision: str, keys: VerifyKeys,

@@ -11,6 +11,9 @@ Layout under the cache root::
 Every entry is complete or absent: it is built in a staging folder beside its final place and
 renamed in while a `filelock` lock for that entry is held, so a second process waits for the lock
 and then finds the entry done instead of building it again.
+
+With a remote (`modelzoo.remote`), an entry missing here is first fetched from it, into the same
+staging folder under the same lock, and every entry built here is uploaded to it.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from typing import Callable, NamedTuple
 
 from .errors import CacheError
 from .fsutil import atomic_directory, hash_file, remove_stale_staging, remove_tree, staging_path
-from .integrity import check_tree, write_record
+from .integrity import check_tree, make_record, write_record
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +84,20 @@ def _split(hexdigest: str) -> tuple[str, str]:
 class Cache:
     """The cache folder; every method is safe to call from several processes at once."""
 
-    def __init__(self, root: str | Path, *, lock_timeout: float = -1) -> None:
-        """`lock_timeout` is how long to wait for another process's entry, -1 for ever."""
+    def __init__(self, root: str | Path, *, lock_timeout: float = -1, remote=None) -> None:
+        """`lock_timeout` is how long to wait for another process's entry, -1 for ever;
+        `remote` a `modelzoo.remote.RemoteCache`, or None for a local cache alone."""
         self.root = Path(root).resolve()
         self.lock_timeout = lock_timeout
+        self.remote = remote
 
     def __repr__(self) -> str:
-        return f"Cache({str(self.root)!r})"
+        return f"Cache({str(self.root)!r})" if self.remote is None else \
+            f"Cache({str(self.root)!r}, remote={self.remote.url!r})"
+
+    def relocated(self, root: str | Path) -> "Cache":
+        """The same cache with another local folder (a worker's own), sharing the remote."""
+        return Cache(root, lock_timeout=self.lock_timeout, remote=self.remote)
 
     # -- locks ---------------------------------------------------------------------------------
 
@@ -124,7 +134,7 @@ class Cache:
         checksum = Checksum.of(checksum)
         folder = self.download_dir(checksum)
         if not folder.is_dir():
-            return None
+            return self._pull_download(checksum)
         with self.download_lock(checksum):
             files = [p for p in folder.iterdir() if not p.name.startswith(".")] \
                 if folder.is_dir() else []
@@ -155,7 +165,26 @@ class Cache:
             # not flushed to disk: lookup_download re-hashes the file on every use anyway
             with atomic_directory(final, durable=False) as staging:
                 Path(source).replace(staging / filename)
+            self._push(_download_kind(checksum), checksum.hexdigest, final, make_record(final))
             return final / filename
+
+    def _pull_download(self, checksum: Checksum) -> Path | None:
+        """A download missing here, fetched from the remote (and checked against its checksum)."""
+        if self.remote is None or not self.remote.available:
+            return None
+        final = self.download_dir(checksum)
+        with self.download_lock(checksum):
+            if not final.is_dir():
+                remove_stale_staging(final)
+                if not self._pull(_download_kind(checksum), checksum.hexdigest, final, keep_record=False):
+                    return None
+            files = [p for p in final.iterdir() if not p.name.startswith(".")]
+            if len(files) == 1 and verify_file(files[0], *checksum):
+                return files[0]
+            log.warning("remote download %s does not match its %s; fetching it again",
+                        final, checksum.algo)
+            remove_tree(final)
+        return None
 
     # -- trees: unpacked archives and IR outputs -----------------------------------------------
 
@@ -203,12 +232,15 @@ class Cache:
         return self._store_tree(kind, _check_key(key), self.tree_dir(kind, key), build, only)
 
     def _lookup_tree(self, kind: str, key: str, final: Path) -> Path | None:
-        if not final.is_dir():
-            return None
-        if check_tree(final) is None:
+        if final.is_dir() and check_tree(final) is None:
             return final
+        if not final.is_dir() and (self.remote is None or not self.remote.available):
+            return None
         with self._locked(kind, key):
             if final.is_dir() and not self._discard_if_damaged(final, None):
+                return final
+            remove_stale_staging(final)
+            if self._pull(kind, key, final):
                 return final
         return None
 
@@ -220,10 +252,55 @@ class Cache:
             if final.is_dir() and not self._discard_if_damaged(final, only):
                 return final  # another process built it while we waited
             remove_stale_staging(final)
+            if self._pull(kind, key, final):
+                return final
             with atomic_directory(final) as staging:
                 build(staging)
                 write_record(staging)
+        self._push(kind, key, final)
         return final
+
+    # -- the remote ---------------------------------------------------------------------------
+    def _pull(self, kind: str, key: str, final: Path, keep_record: bool = True) -> bool:
+        """With the entry's lock held and `final` absent: fetch the entry from the remote into
+        a staging folder renamed to `final`; False (and nothing left behind) on a miss."""
+        if self.remote is None or not self.remote.available:
+            return False
+        try:
+            with atomic_directory(final, durable=False) as staging:
+                if not self.remote.fetch(kind, key, staging, keep_record):
+                    raise _Miss
+        except _Miss:
+            return False
+        log.info("restored %s/%s from the remote cache", kind, key[:12])
+        return True
+
+    def _push(self, kind: str, key: str, final: Path, record: dict | None = None) -> None:
+        """Upload an entry built here (a remote that fails is given up, with one warning)."""
+        if self.remote is not None and self.remote.available:
+            self.remote.publish(kind, key, final, record)
+
+    def entries(self):
+        """Every complete entry here, as (kind, key, folder): downloads, trees of every kind."""
+        for kind_dir in sorted(self.root.iterdir()) if self.root.is_dir() else ():
+            if kind_dir.name in ("partial", "locks") or not kind_dir.is_dir():
+                continue
+            if kind_dir.name == "downloads":
+                for algo_dir in sorted(kind_dir.iterdir()):
+                    yield from _keyed_folders(f"downloads/{algo_dir.name}", algo_dir)
+            else:
+                yield from _keyed_folders(kind_dir.name, kind_dir)
+
+    def push_entry(self, kind: str, key: str, folder: Path) -> bool:
+        """Upload one local entry (`doit cache push`)."""
+        record = make_record(folder) if kind.startswith("downloads/") else None
+        return self.remote.publish(kind, key, folder, record)
+
+    def pull_entry(self, kind: str, key: str) -> Path | None:
+        """The entry `kind/key`, fetched from the remote if it is missing here (`doit cache pull`)."""
+        if kind.startswith("downloads/"):
+            return self.lookup_download((kind.split("/", 1)[1], key))
+        return self._lookup_tree(kind, _check_key(key), self.tree_dir(kind, key))
 
     @staticmethod
     def _discard_if_damaged(final: Path, only: list[str] | None) -> bool:
@@ -240,6 +317,25 @@ class Cache:
         os.rename(final, doomed)
         remove_tree(doomed)
         return True
+
+
+class _Miss(Exception):
+    """The remote had no intact entry: the staging folder is dropped."""
+
+
+def _download_kind(checksum: Checksum) -> str:
+    """A download's kind on the remote: `downloads/<algo>`, keyed by its digest."""
+    return f"downloads/{checksum.algo}"
+
+
+def _keyed_folders(kind: str, folder: Path):
+    """(kind, key, path) of every `<hh>/<rest>` entry folder under `folder`."""
+    for head in sorted(folder.iterdir()):
+        if not head.is_dir() or len(head.name) != 2:
+            continue
+        for rest in sorted(head.iterdir()):
+            if rest.is_dir() and not rest.name.startswith("."):
+                yield kind, head.name + rest.name, rest
 
 
 def _check_key(key: str) -> str:

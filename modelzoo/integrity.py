@@ -39,22 +39,48 @@ def _walk(folder: Path) -> tuple[dict[str, Path], dict[str, str]]:
 
 def write_record(folder: Path) -> None:
     """Record every file of `folder` (a staging folder about to be renamed into the cache)."""
+    atomic_write_text(folder / RECORD, record_text(make_record(folder)))
+
+
+def make_record(folder: Path) -> dict:
+    """The record of `folder`: every file's size and sha256, and every link's target."""
     files, links = _walk(folder)
-    record = {"algo": _ALGO,
-              "files": {name: [path.stat().st_size, hash_file(path, _ALGO)]
-                        for name, path in sorted(files.items())},
-              "links": dict(sorted(links.items()))}
-    atomic_write_text(folder / RECORD, json.dumps(record, indent=0, sort_keys=True))
+    return {"algo": _ALGO,
+            "files": {name: [path.stat().st_size, hash_file(path, _ALGO)]
+                      for name, path in sorted(files.items())},
+            "links": dict(sorted(links.items()))}
 
 
-def _read_record(folder: Path) -> dict | None:
+def record_text(record: dict) -> str:
+    return json.dumps(record, indent=0, sort_keys=True)
+
+
+def parse_record(text: str | bytes) -> dict | None:
+    """The record in `text` if it is well-formed (every name a plain relative path), else None."""
     try:
-        record = json.loads((folder / RECORD).read_text())
-    except (OSError, ValueError):
+        record = json.loads(text)
+    except ValueError:
         return None
     ok = isinstance(record, dict) and isinstance(record.get("files"), dict) \
-        and isinstance(record.get("links"), dict) and record.get("algo") == _ALGO
+        and isinstance(record.get("links"), dict) and record.get("algo") == _ALGO \
+        and all(_plain(name) and isinstance(value, list) and len(value) == 2
+                for name, value in record["files"].items()) \
+        and all(_plain(name) and isinstance(target, str) for name, target in record["links"].items())
     return record if ok else None
+
+
+def _plain(name: object) -> bool:
+    """A relative POSIX path that stays inside its folder."""
+    if not isinstance(name, str) or not name or name.startswith("/") or "\\" in name:
+        return False
+    return all(part not in ("", ".", "..") for part in name.split("/"))
+
+
+def read_record(folder: Path) -> dict | None:
+    try:
+        return parse_record((folder / RECORD).read_text())
+    except OSError:
+        return None
 
 
 def _selected(name: str, only: Iterable[str] | None) -> bool:
@@ -71,7 +97,7 @@ def check_tree(folder: Path, only: Iterable[str] | None = None) -> str | None:
     them); without it every file is checked and a file the record does not list is a fault.
     """
     folder = Path(folder)
-    record = _read_record(folder)
+    record = read_record(folder)
     if record is None:
         return f"no readable {RECORD}"
     only = list(only) if only is not None else None

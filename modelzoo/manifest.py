@@ -44,7 +44,7 @@ _LIMIT_KEYS = {"max_unpacked_bytes": "MODELZOO_MAX_UNPACKED_BYTES",
 _SHARED_KEYS = frozenset({"framework", "precisions", "tolerance", "verify", "verify_inputs",
                           "description", *_PRECISION_FLAGS, *_LIMIT_KEYS}) | _FLAG_KEYS
 MODEL_KEYS = _SHARED_KEYS | {"url", "sha256", "sha384", "size", "model", "skip"}
-DEFAULT_KEYS = _SHARED_KEYS | {"output_dir", "cache_dir"}
+DEFAULT_KEYS = _SHARED_KEYS | {"output_dir", "cache_dir", "remote_cache"}
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,7 @@ class Manifest:
     cache_dir: Path
     models: tuple[ModelEntry, ...]
     home: Path | None = None
+    remote_cache: str | None = None  # the cache's second level, an fsspec URL (modelzoo.remote)
 
     @property
     def state_dir(self) -> Path:
@@ -189,13 +190,13 @@ def load_manifest(path: str | Path, cache_dir: str | Path | None = None,
     if not models:
         raise ManifestError(f"{path}: no models; add a table per model, like [resnet50] with "
                             "url and sha256")
-    return Manifest(path, output_dir, chosen_cache, models)
+    return Manifest(path, output_dir, chosen_cache, models, remote_cache=_remote(path, defaults))
 
 
 OMZ_KEY = "open_model_zoo"
 # What [defaults] may say beside `open_model_zoo`: the model.yml files give the flags.
 OMZ_DEFAULT_KEYS = frozenset({"precisions", "tolerance", "verify", "data_type", "compress_to_fp16",
-                              "output_dir", "cache_dir", *_LIMIT_KEYS})
+                              "output_dir", "cache_dir", "remote_cache", *_LIMIT_KEYS})
 
 
 def _omz_from_toml(path: Path, source: Any, defaults: Any, tables: dict,
@@ -226,7 +227,8 @@ def _omz_manifest(path: Path, source: Path, defaults: Mapping[str, Any],
     output_dir = _folder(path, defaults, "output_dir", base / "ir")
     chosen_cache = Path(cache_dir).resolve() if cache_dir is not None else \
         _folder(path, defaults, "cache_dir", (home.parent if home else base) / "cache")
-    return Manifest(path, output_dir, chosen_cache, load_entries(source, settings), home=home)
+    return Manifest(path, output_dir, chosen_cache, load_entries(source, settings), home=home,
+                    remote_cache=_remote(path, defaults))
 
 
 class _Where:
@@ -271,6 +273,22 @@ def _folder(path: Path, defaults: Mapping[str, Any], key: str, fallback: Path) -
         raise _Where(path, "[defaults]").error(key, f"expected a folder path as text, "
                                                     f"got {value!r}")
     return (path.parent / value).resolve()
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://.+")
+
+
+def _remote(path: Path, defaults: Mapping[str, Any]) -> str | None:
+    """`remote_cache`: an fsspec URL (s3://bucket/prefix, file:///mnt/shared, ...) or a folder
+    path, taken relative to the manifest's folder."""
+    value = defaults.get("remote_cache")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _Where(path, "[defaults]").error(
+            "remote_cache", f"expected a URL as text (s3://bucket/prefix, file:///shared/folder) "
+                            f"or a folder path, got {value!r}")
+    return value if _URL.fullmatch(value) else (path.parent / value).resolve().as_uri()
 
 
 def _entry(path: Path, name: str, table: Any, defaults: Mapping[str, Any]) -> ModelEntry:

@@ -44,7 +44,7 @@ class RunOutcomes:
 
     def __init__(self, zoo: "ZooTasks", selected: list[str]) -> None:
         self.zoo = zoo
-        self.entries = {e.name: e for e in zoo.manifest.models}
+        self.entries = {e.name: e for e in zoo.models}  # a shard's run: its models only
         self.rows = self._selected_rows(selected or ["convert"])
         self.outcomes: dict[tuple[str, str], Outcome] = {}
         self.upstream: dict[str, str] = {}  # model -> why its download/unpack/prepare failed

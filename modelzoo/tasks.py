@@ -15,6 +15,7 @@ from . import actions
 from .cache import Cache
 from .keys import code_digest, digest, runtime_versions
 from .manifest import Manifest, ModelEntry, load_manifest
+from .remote import remote_for
 from .uptodate import ContentKeys
 
 MANIFEST_VAR = "manifest"
@@ -23,14 +24,19 @@ RUN_LOCK = ".doit.lock"
 PREPARE_CODE = ("modelzoo/prepare.py", "converter/frontends/tf/freeze.py")
 CONVERTER_CODE = ("converter",)
 VERIFY_CODE = ("modelzoo/verify", "modelzoo/runtime.py", "converter/ir/validator.py")
+# The tasks whose actions may run on another machine (`modelzoo.distributed`): the heavy ones.
+WORKER = {"worker": True}
 # The runtimes whose versions can change a verification's verdict.
 VERIFY_RUNTIMES = ("openvino", "onnxruntime", "onnx", "tensorflow", "tensorflow-cpu", "numpy")
 
 
 class ZooTasks:
-    def __init__(self, manifest_path: str | Path, workdir: str | Path | None = None):
+    def __init__(self, manifest_path: str | Path, workdir: str | Path | None = None,
+                 shard: str | None = None):
+        """`shard` ("K/N", doit's `shard=K/N`): build only the K-th of N disjoint parts."""
         self.manifest: Manifest = load_manifest(manifest_path, workdir=workdir)
-        self.cache = Cache(self.manifest.cache_dir)
+        self.models = select_shard(self.manifest.models, shard, self.manifest.path)
+        self.cache = Cache(self.manifest.cache_dir, remote=remote_for(self.manifest.remote_cache))
         self._prepare_keys: dict[str, str] = {}  # by model name: keys are asked for per stage
         self._flags_keys: dict[str, str] = {}
         self._download_paths: dict[str, Path] = {}
@@ -112,12 +118,34 @@ class ZooTasks:
             files = self._ir_files[(entry.name, precision)] = [f"{stem}.xml", f"{stem}.bin"]
         return files
 
+    def cache_entries(self, entry: ModelEntry, precisions: bool = True):
+        """(kind, key) of the cache entries building `entry` makes: its downloads, its source
+        tree, its prepared model and (with `precisions`) its IR per precision; the verdicts
+        are keyed by the IR's bytes as well (see `verdict_entry`)."""
+        for source in entry.files or (entry,):
+            yield f"downloads/{source.checksum.algo}", source.checksum.hexdigest
+        if entry.files:
+            from .omz.assemble import KIND, folder_key
+
+            yield KIND, folder_key(entry)
+        else:
+            yield "unpacked", entry.checksum.hexdigest
+        yield "prepared", self.prepare_key(entry)
+        if precisions:
+            for precision in entry.precisions:
+                yield "ir", self.ir_key(entry, precision)
+
+    def verdict_entry(self, entry: ModelEntry, precision: str, ir_record: dict) -> tuple[str, str]:
+        """(kind, key) of the verdict on the IR whose integrity record is `ir_record`."""
+        hashes = [ir_record["files"][f"{entry.name}{suffix}"][1] for suffix in (".xml", ".bin")]
+        return "verify", actions.verdict_key(entry, self.verify_key(entry, precision), hashes)
+
     # -- tasks ----------------------------------------------------------------------------
     @property
     def built(self) -> list[ModelEntry]:
         """The models to build: all but those the manifest skips (with its reason) and those
         whose description is unusable (their convert task fails, saying why)."""
-        return [entry for entry in self.manifest.models if not entry.skip and not entry.error]
+        return [entry for entry in self.models if not entry.skip and not entry.error]
 
     def claim(self, stage: str, entry: ModelEntry, paths: list[Path]) -> tuple[list[Path], list[str]]:
         """(the cache paths this model's `stage` task declares as targets, the tasks it waits
@@ -141,13 +169,14 @@ class ZooTasks:
             yield {"name": entry.name, "actions": [(actions.download, [self.cache, entry])],
                    "targets": targets, "task_dep": waits,
                    "uptodate": [self.keys.check(f"download:{entry.name}", digest(entry.source_key, urls))],
-                   "doc": f"fetch {', '.join(urls)}", "verbosity": 2}
+                   "doc": f"fetch {', '.join(urls)}", "verbosity": 2, "meta": WORKER}
 
     def unpack(self):
         for entry in self.built:
             targets, waits = self.claim("unpack", entry, [actions.source_tree_dir(self.cache, entry)])
             yield {"name": entry.name, "actions": [(actions.unpack, [self.cache, entry])],
-                   "file_dep": self.download_paths(entry), "targets": targets, "task_dep": waits}
+                   "file_dep": self.download_paths(entry), "targets": targets, "task_dep": waits,
+                   "meta": WORKER}
 
     def prepare(self):
         for entry in self.built:
@@ -155,10 +184,11 @@ class ZooTasks:
             targets, waits = self.claim("prepare", entry, [folder / "prepared.json"])
             yield {"name": entry.name, "actions": [(actions.prepare, [self.cache, entry, self.prepare_key(entry)])],
                    "task_dep": [f"unpack:{entry.name}", *waits], "targets": targets,
-                   "uptodate": [self.keys.check(f"prepare:{entry.name}", self.prepare_key(entry))]}
+                   "uptodate": [self.keys.check(f"prepare:{entry.name}", self.prepare_key(entry))],
+                   "meta": WORKER}
 
     def convert(self):
-        for entry in self.manifest.models:
+        for entry in self.models:
             if entry.error:
                 yield {"name": entry.name, "actions": [(actions.report_unreadable, [entry])],
                        "verbosity": 2, "uptodate": [False], "doc": "unreadable model description"}
@@ -176,7 +206,8 @@ class ZooTasks:
                        "task_dep": [f"unpack:{entry.name}"],
                        "targets": self.ir_files(entry, precision),
                        "uptodate": [self.keys.check(f"convert:{entry.name}-{precision}", key)],
-                       "clean": [(actions.clean_outputs, [self.ir_files(entry, precision)])]}
+                       "clean": [(actions.clean_outputs, [self.ir_files(entry, precision)])],
+                       "meta": WORKER}
             last = "verify" if entry.verify else "convert"
             yield {"name": entry.name, "actions": None,
                    "task_dep": [f"{last}:{entry.name}-{p}" for p in entry.precisions],
@@ -198,4 +229,23 @@ class ZooTasks:
                        "task_dep": [f"unpack:{entry.name}"],
                        "targets": [report],
                        "uptodate": [self.keys.check(f"verify:{entry.name}-{precision}", key)],
-                       "clean": [(actions.clean_outputs, [[report]])]}
+                       "clean": [(actions.clean_outputs, [[report]])], "meta": WORKER}
+
+
+def select_shard(models: tuple[ModelEntry, ...], shard: str | None, where: Path) -> tuple[ModelEntry, ...]:
+    """The models of shard "K/N": those whose name hashes to K-1 modulo N. A model's shard
+    depends on its name alone, so adding models to the manifest never moves the others."""
+    if not shard:
+        return models
+    import hashlib
+    import re
+
+    from .errors import ManifestError
+
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", shard)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise ManifestError(f"shard={shard!r} (building {where}): expected K/N with "
+                            f"1 <= K <= N, like shard=2/3")
+    index, count = int(match[1]) - 1, int(match[2])
+    return tuple(entry for entry in models
+                 if int.from_bytes(hashlib.sha256(entry.name.encode()).digest()[:8], "big") % count == index)
