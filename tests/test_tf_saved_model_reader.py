@@ -218,14 +218,20 @@ def test_unreadable_state_falls_back_to_tensorflow_with_a_warning(tf, keras_mode
     np.testing.assert_allclose(value, model(image, training=False).numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_a_variable_read_in_a_loop_is_reported_unsupported(tf, tmp_path):
+def test_a_variable_assigned_in_a_loop_is_reported_unsupported(tf, tmp_path):
+    """A variable only read in a loop body is frozen (tests/test_tf_saved_model_rnn.py); one
+    the body assigns is state a frozen graph cannot hold."""
     class Loop(tf.Module):
         def __init__(self):
             self.v = tf.Variable(2.0)
 
         @tf.function(input_signature=[tf.TensorSpec([3], tf.float32)])
         def serve(self, x):
-            return tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * self.v), (0, x))[1]
+            def body(i, y):
+                self.v.assign_add(1.0)
+                return i + 1, y * self.v
+
+            return tf.while_loop(lambda i, y: i < 3, body, (0, x))[1]
 
     module = Loop()
     tf.saved_model.save(module, str(tmp_path / "loop"), signatures=module.serve)

@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ModelLoadError
-from .functions import inline_calls, op_defs_of, restore_default_attrs
+from .functions import (FUNCTION_CALLERS, ResourceBinder, ResourceUseError, function_library,
+                        inline_calls, op_defs_of, prune_library, restore_default_attrs)
 from .graph_def import find_sinks, split_tensor_name
 from .proto import messages
-from .tensors import numpy_type
+from .tensors import NUMPY_TYPES, numpy_type
 
 _TABLE_MAGIC = 0xDB4775248B80FB57
 _FOOTER_SIZE = 48
@@ -311,7 +312,61 @@ def freeze_variables(graph_def, values: dict[str, np.ndarray], where: str) -> in
                 _as_gather(graph_def.node[index])
                 replaced += 1
     graph_def.node.extend(extra)
-    return replaced
+    return replaced + _pass_values_to_functions(graph_def, nodes, values, where)
+
+
+def _pass_values_to_functions(graph_def, nodes: dict, values: dict, where: str) -> int:
+    """Each While, If or call node given a frozen resource variable is given a Const of its
+    value instead, and its functions read that value (`functions.ResourceBinder`): a Keras
+    RNN's loop body reads its kernels so. Returns how many nodes were rewired."""
+    library = function_library(graph_def)
+    if not library:
+        return 0
+    binder = ResourceBinder(graph_def)
+    consts: dict[str, str] = {}
+    rewired = 0
+    for node in list(graph_def.node):
+        if node.op not in FUNCTION_CALLERS and node.op not in library:
+            continue
+        found = {}
+        for index, ref in enumerate(node.input):
+            handle = source_of(ref, nodes)[0] if not ref.startswith("^") else None
+            if handle not in values or nodes[handle].op not in _RESOURCE_SOURCES \
+                    or not isinstance(values[handle], np.ndarray):
+                continue
+            value = values[handle]
+            if handle not in consts:
+                consts[handle] = _unused_name(f"{handle}/frozen_value", nodes)
+                constant = const_node(consts[handle], value, _tf_dtype(value, handle, where))
+                graph_def.node.append(constant)
+                nodes[constant.name] = constant
+            node.input[index] = consts[handle]
+            found[index] = (_tf_dtype(value, handle, where), tuple(value.shape))
+        if found:
+            try:
+                binder.bind(node, found)
+            except ResourceUseError as exc:
+                raise UnsupportedCheckpoint(f"{where}: state the reader cannot freeze "
+                                            f"({exc})") from None
+            rewired += 1
+    return rewired
+
+
+_RESOURCE_SOURCES = frozenset({"VarHandleOp", "Placeholder"})
+_TF_DTYPES = {np.dtype(value): key for key, value in NUMPY_TYPES.items()}
+
+
+def _tf_dtype(value: np.ndarray, name: str, where: str) -> int:
+    if value.dtype.newbyteorder("=") not in _TF_DTYPES:
+        raise UnsupportedCheckpoint(f"{where}: variable {name!r} holds {value.dtype} values")
+    return _TF_DTYPES[value.dtype.newbyteorder("=")]
+
+
+def _unused_name(base: str, nodes: dict) -> str:
+    name, count = base, 1
+    while name in nodes:
+        name, count = f"{base}_{count}", count + 1
+    return name
 
 
 def _value_const(name: str, value: np.ndarray, dtype: int):
@@ -406,6 +461,7 @@ def freeze_checkpoint_graph(meta_graph: str | Path, prefix: str | Path,
                 values[node.name] = bundle.tensor(key)
     _check_needed_variables(graph_def, nodes, names, values, str(meta_graph))
     freeze_variables(graph_def, values, str(meta_graph))
+    prune_library(graph_def)
     placeholders = {node.name: f"{node.name}:0" for node in graph_def.node
                     if node.op == "Placeholder"}
     tensors = {name: name if ":" in name else f"{name}:0" for name in names}

@@ -9,9 +9,20 @@ A TF1 while loop (and a TF2 loop lowered by freezing, as Keras RNNs are) is a fr
     After:
         x0 -> body -> body -> ... (n times) -> what read the Exit
 
-The loop's condition is computed from constants each time round (`constant_value`): a loop
-whose trip count depends on the model's inputs is refused, naming it. The body is translated
-once per iteration into a scope of its own, so each iteration gets its own OpenVINO nodes.
+The loop's condition is computed from constants each time round (`constant_value`): a TF1
+loop whose trip count depends on the model's inputs is refused, naming it. The body is
+translated once per iteration into a scope of its own, so each iteration gets its own OpenVINO
+nodes.
+
+A TF2 `While` (cond and body functions, as SavedModels keep them) is unrolled the same way when
+its course is known; when its condition depends on the model's inputs (a Keras RNN over a
+dynamic time axis) it becomes one OpenVINO Loop (opset5, see `LoopBuilder`): the body function
+is translated once into a body Graph, the cond function after it gives the execution
+condition, loop variables the body changes are carried by back edges, the others are
+loop-invariant inputs (constants are copied into the body). Tensor lists are what Keras loops
+read and write: a list made from a tensor is read with a Gather by the index the body
+computes; a list of run-time length reserved before the loop and written at the iteration
+counter (`TensorListReserve` ... `TensorListSetItem`) becomes a concatenated Loop output.
 A `Switch` outside a loop (TF1's `tf.cond`) with a constant predicate leaves its untaken
 output DEAD; everything computed from a dead tensor is dead, and `Merge` takes the live one.
 
@@ -24,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ...errors import NodeRef, UserInputError
-from ...graph import Output
+from ...graph import Graph, Output
 from ..common import constant_value
 from .graph_def import input_node_name, split_tensor_name
 
@@ -153,8 +164,10 @@ class Translator:
     outputs; `leaves` are nodes whose inputs are not read (model inputs, `--input` cuts)."""
 
     def __init__(self, nodes: dict, translate_node: TranslateNode, leaves: frozenset = frozenset(),
-                 library: dict | None = None, prefix: str = "", memo: dict | None = None):
+                 library: dict | None = None, prefix: str = "", memo: dict | None = None,
+                 graph: Graph | None = None):
         self.nodes = nodes
+        self.graph = graph  # where an OpenVINO Loop goes (None: While loops only unroll)
         self.translate_node = translate_node
         self.leaves = leaves
         self.library = library or {}
@@ -225,7 +238,10 @@ class Translator:
         if node.op in LOOP_OPS:
             raise UserInputError(f"{node.op} node {node.name!r} is part of a while loop whose "
                                  f"structure this converter does not recognize")
-        if node.op in FUNCTIONAL_OPS:
+        list_value = run_time_list_op(node, inputs, self.memo)
+        if list_value is not None:
+            produced = list_value
+        elif node.op in FUNCTIONAL_OPS:
             produced = self._functional(node, inputs)
         else:
             produced = self.translate_node(node, inputs, self.prefix + node.name + self._suffix)
@@ -291,11 +307,8 @@ class Translator:
             suffix = f"/iteration_{iteration}"
             condition = self._call(node, "cond", values, suffix)[0]
             held = self._constant(condition)
-            if held is None:
-                raise UserInputError(
-                    "the while loop runs a number of times that depends on the model's inputs; "
-                    "only loops whose trip count is known at conversion time are converted "
-                    "(unrolled): give static input shapes (--input_shape)", node=where)
+            if held is None:  # run-time trip count: what was unrolled so far is left unused
+                return LoopBuilder(self, node).build(inputs)
             if not bool(held.reshape(-1)[0]):
                 return values
             if iteration == MAX_ITERATIONS:
@@ -315,7 +328,8 @@ class Translator:
                                  f"is not in the graph's library")
         body = self._body(name)
         translator = Translator(body["nodes"], self.translate_node, frozenset(body["inputs"]),
-                                self.library, f"{self.prefix}{node.name}/", self.memo)
+                                self.library, f"{self.prefix}{node.name}/", self.memo,
+                                self.graph)
         translator._suffix = self._suffix + suffix
         translator._bodies = self._bodies  # bodies are read once per translation
         scope = Scope()
@@ -339,3 +353,314 @@ class Translator:
             self._bodies[name] = {"nodes": {n.name: n for n in graph_def.node},
                                   "inputs": body.inputs, "outputs": body.outputs}
         return self._bodies[name]
+
+
+# -- TF2 While loops of run-time length: one OpenVINO Loop -------------------------------------
+@dataclass(frozen=True)
+class RunTimeList:
+    """A tensor list reserved with a length only known at run time (a Keras RNN over a dynamic
+    time axis reserves its output list so): only an OpenVINO Loop can fill it, one element
+    per iteration."""
+
+    element_type: str
+    element_shape: tuple | None
+
+
+@dataclass(frozen=True)
+class LoopSlot:
+    """Inside a Loop body, what one iteration writes into a `RunTimeList`: `item` at `index`
+    (None until the body writes it)."""
+
+    element_type: str
+    element_shape: tuple | None
+    item: Output | None = None
+    index: Output | None = None
+
+    def write(self, index: Output, item: Output, where: NodeRef) -> "LoopSlot":
+        if self.item is not None:
+            raise UserInputError("writes a second element into a list of run-time length in "
+                                 "one iteration; an OpenVINO Loop output takes one per "
+                                 "iteration", node=where)
+        return LoopSlot(self.element_type, self.element_shape, item, index)
+
+
+@dataclass(frozen=True)
+class LoopItems:
+    """Inside a Loop body, a list of known length the body writes at constant indices (a
+    Keras RNN without return_sequences keeps its one last output so): `writes` maps an index
+    to what this iteration wrote there; after the Loop each holds the last iteration's."""
+
+    element_type: str
+    element_shape: tuple | None
+    writes: tuple = ()  # ((index, item), ...)
+
+    def write(self, index: Output, item: Output, where: NodeRef, memo: dict) -> "LoopItems":
+        position = constant_value(index, memo) if isinstance(index, Output) else None
+        if position is None:
+            raise UserInputError("writes a list of known length inside a loop of run-time "
+                                 "length at an index that is only known at run time",
+                                 node=where)
+        kept = tuple((i, v) for i, v in self.writes if i != int(position.reshape(-1)[0]))
+        return LoopItems(self.element_type, self.element_shape,
+                         kept + ((int(position.reshape(-1)[0]), item),))
+
+
+def run_time_list_op(node, inputs: list, memo: dict):
+    """What a tensor-list op makes when its list has a run-time length (see `RunTimeList`),
+    or None: the op's own handler translates it."""
+    where = NodeRef(node.op, node.name)
+    if node.op == "TensorListReserve" and len(inputs) > 1 and isinstance(inputs[1], Output) \
+            and constant_value(inputs[1], memo) is None:
+        return RunTimeList(_list_element_type(node), _list_element_shape(inputs[0], memo))
+    if node.op == "TensorListSetItem" and inputs and isinstance(inputs[0], LoopSlot):
+        return inputs[0].write(inputs[1], inputs[2], where)
+    if node.op == "TensorListSetItem" and inputs and isinstance(inputs[0], LoopItems):
+        return inputs[0].write(inputs[1], inputs[2], where, memo)
+    if any(isinstance(value, (RunTimeList, LoopSlot, LoopItems)) for value in inputs) \
+            and node.op not in ("Identity", "IdentityN") and node.op not in FUNCTIONAL_OPS:
+        raise UserInputError("uses a tensor list whose length is only known at run time; only "
+                             "a while loop writing it one element per iteration (as Keras RNNs "
+                             "do) is converted", node=where)
+    return None
+
+
+def _list_element_type(node) -> str:
+    from ...element_types import from_numpy
+    from .tensors import numpy_type
+
+    return from_numpy(numpy_type(node.attr["element_dtype"].type,
+                                 f"{node.op} node {node.name!r}"))
+
+
+def _list_element_shape(value, memo: dict) -> tuple | None:
+    shape = constant_value(value, memo) if isinstance(value, Output) else None
+    if shape is None or shape.ndim == 0:
+        return None
+    return tuple(int(d) for d in shape.reshape(-1))
+
+
+@dataclass
+class _BodyAttempt:
+    """One translation of a While's body (and cond) into a body Graph."""
+
+    graph: Graph
+    args: list                      # what each loop variable is bound to in the body
+    parameters: dict                # loop variable index -> its body Parameter (Output)
+    outputs: list                   # what the body function returns per loop variable
+    condition: Output               # the cond function on those: the next execution condition
+
+
+class LoopBuilder:
+    """A TF2 While whose trip count depends on the model's inputs, as one OpenVINO Loop.
+
+    Loop variables are tensors (carried by back edges when the body changes them, fed as
+    loop-invariant inputs when it hands them back unchanged, copied into the body when they
+    are constants), tensor lists made from a tensor (read in the body with a Gather), and
+    `RunTimeList`s the body fills at the iteration counter (concatenated Loop outputs). The
+    body is translated again while what it produces widens the shapes its Parameters were
+    given (a dimension that changes across iterations becomes dynamic)."""
+
+    ATTEMPTS = 4
+
+    def __init__(self, translator: Translator, node):
+        self.translator = translator
+        self.node = node
+        self.where = NodeRef(node.op, node.name)
+        self.name = f"{translator.prefix}{node.name}{translator._suffix}"
+
+    def build(self, inputs: list) -> list:
+        if self.translator.graph is None:
+            raise UserInputError("the while loop runs a number of times that depends on the "
+                                 "model's inputs, and this translation can only unroll loops",
+                                 node=self.where)
+        kinds = [self._kind(index, value) for index, value in enumerate(inputs)]
+        shapes = [value.shape if kind == "tensor" else None for value, kind in zip(inputs, kinds)]
+        inlined: set[int] = set()
+        for _ in range(self.ATTEMPTS):
+            attempt = self._translate_body(inputs, kinds, shapes, inlined)
+            widened = [_merged_shape(shape, attempt.outputs[i])
+                       if kinds[i] == "tensor" and i not in inlined else shape
+                       for i, shape in enumerate(shapes)]
+            constants = inlined | {i for i, parameter in attempt.parameters.items()
+                                   if attempt.outputs[i] == parameter
+                                   and inputs[i].value is not None}
+            if widened == shapes and constants == inlined:
+                break
+            shapes, inlined = widened, constants
+        return self._assemble(inputs, kinds, attempt, inlined)
+
+    def _kind(self, index: int, value) -> str:
+        from .handlers.tensor_list import TensorList
+
+        if isinstance(value, Output):
+            return "tensor"
+        if isinstance(value, TensorList) and value.items is None:
+            return "stacked"
+        if isinstance(value, RunTimeList):
+            return "filled"
+        if isinstance(value, TensorList):
+            return "items"
+        what = type(value).__name__
+        raise UserInputError(f"its loop variable {index} is a {what}, which an OpenVINO Loop "
+                             f"cannot carry", node=self.where)
+
+    def _translate_body(self, inputs: list, kinds: list, shapes: list,
+                        inlined: set[int]) -> _BodyAttempt:
+        from .handlers.tensor_list import TensorList
+
+        body = Graph(f"{self.name}/body")
+        args, parameters = [], {}
+        for index, (value, kind) in enumerate(zip(inputs, kinds)):
+            name = f"{body.name}/input_{index}"
+            if kind == "tensor" and index in inlined:
+                args.append(body.const(value.value, name=name))
+            elif kind == "tensor":
+                parameters[index] = _parameter(body, name, shapes[index], value.element_type)
+                args.append(parameters[index])
+            elif kind == "stacked":
+                stacked = _parameter(body, name, value.stacked.shape, value.stacked.element_type)
+                args.append(TensorList(value.element_type, value.element_shape, None, stacked))
+            elif kind == "filled":
+                args.append(LoopSlot(value.element_type, value.element_shape))
+            else:
+                args.append(LoopItems(value.element_type, value.element_shape))
+        outputs = self.translator._call(self.node, "body", args, "/body")
+        condition = self.translator._call(self.node, "cond", outputs, "/body/condition")[0]
+        return _BodyAttempt(body, args, parameters, outputs, condition)
+
+    def _assemble(self, inputs: list, kinds: list, attempt: _BodyAttempt,
+                  inlined: set[int]) -> list:
+        import numpy as np
+
+        from ...ops.control_flow import (EXECUTION_CONDITION, Body, InputPort, OutputPort,
+                                         Slicing)
+        from .handlers.tensor_list import TensorList
+
+        graph, body = self.translator.graph, attempt.graph
+        initial = self.translator._call(self.node, "cond", inputs, "/condition")[0]
+        loop_inputs = [graph.const(np.array(-1, np.int64), name=f"{self.name}/trip_count"),
+                       _scalar(graph, self._tensor(initial, "its condition"), self.name)]
+        spec = Body(body)
+        external: dict[int, int] = {}
+        last: dict[int, list[tuple[int, int]]] = {}  # list variable -> [(index, output)]
+        for index, kind in enumerate(kinds):
+            out = attempt.outputs[index]
+            if kind == "tensor" and index not in inlined:
+                parameter = attempt.parameters[index]
+                spec.inputs.append(InputPort(len(loop_inputs), parameter.node))
+                loop_inputs.append(inputs[index])
+                if out != parameter:
+                    result = body.result(self._tensor(out, f"loop variable {index}"),
+                                         f"{body.name}/output_{index}")
+                    external[index] = len(spec.outputs)
+                    spec.outputs.append(OutputPort(external[index], result))
+                    spec.back_edges.append((result, parameter.node))
+            elif kind == "stacked":
+                stacked = attempt.args[index].stacked
+                if not isinstance(out, TensorList) or out.stacked != stacked:
+                    raise UserInputError(f"its body changes the tensor list it reads (loop "
+                                         f"variable {index}); an OpenVINO Loop cannot carry it",
+                                         node=self.where)
+                spec.inputs.append(InputPort(len(loop_inputs), stacked.node))
+                loop_inputs.append(inputs[index].stacked)
+            elif kind == "filled" and not (isinstance(out, LoopSlot) and out.item is None):
+                self._check_counter(out, index, inputs, attempt)
+                part = body.op("Unsqueeze", out.item,
+                               body.const(np.array([0], np.int64), name=f"{body.name}/axis_0"),
+                               name=f"{body.name}/element_{index}")
+                result = body.result(part, f"{body.name}/output_{index}")
+                external[index] = len(spec.outputs)
+                spec.outputs.append(OutputPort(external[index], result, Slicing(0)))
+            elif kind == "items":
+                last[index] = self._last_writes(out, index, spec)
+        stop = _scalar(body, self._tensor(attempt.condition, "its condition"), body.name)
+        spec.outputs.append(OutputPort(None, body.result(stop, f"{body.name}/condition"),
+                                       purpose=EXECUTION_CONDITION))
+        loop = graph.add("Loop", loop_inputs, {"body": spec}, name=self.name,
+                         num_outputs=len(spec.outputs) - 1)
+        produced = list(inputs)
+        for index, port in external.items():
+            value = inputs[index]
+            produced[index] = loop.output(port) if kinds[index] == "tensor" else TensorList(
+                value.element_type, value.element_shape, None, loop.output(port))
+        for index, writes in last.items():
+            value = inputs[index]
+            items = list(value.items)
+            for position, port in writes:
+                items[position] = loop.output(port)
+            produced[index] = TensorList(value.element_type, value.element_shape, tuple(items))
+        return produced
+
+    def _last_writes(self, out, index: int, spec) -> list[tuple[int, int]]:
+        """Each element the body writes into a list of known length, as a Loop output of
+        the last iteration's value: [(list index, Loop output)]."""
+        from ...ops.control_flow import OutputPort
+
+        if not isinstance(out, LoopItems):
+            raise UserInputError(f"its body replaces the list of loop variable {index}; an "
+                                 f"OpenVINO Loop cannot carry it", node=self.where)
+        writes = []
+        for position, item in out.writes:
+            result = spec.graph.result(self._tensor(item, f"element {position} of loop "
+                                                    f"variable {index}"),
+                                       f"{spec.graph.name}/output_{index}_{position}")
+            writes.append((position, len(spec.outputs)))
+            spec.outputs.append(OutputPort(len(spec.outputs), result))
+        return writes
+
+    def _check_counter(self, slot, index: int, inputs: list, attempt: _BodyAttempt) -> None:
+        """A list filled by the Loop must be written at the iteration number: at a loop
+        variable that starts at 0 and grows by 1 each time round."""
+        if not isinstance(slot, LoopSlot):
+            raise UserInputError(f"its body replaces the list of run-time length it fills "
+                                 f"(loop variable {index})", node=self.where)
+        counter = next((i for i, parameter in attempt.parameters.items()
+                        if slot.index == parameter), None)
+        if counter is None or not _is_value(inputs[counter], 0, self.translator.memo) \
+                or not _adds_one(attempt.outputs[counter], slot.index, self.translator.memo):
+            raise UserInputError(f"its body writes loop variable {index}, a list of run-time "
+                                 f"length, at an index that is not the iteration counter; only "
+                                 f"lists written in order are converted", node=self.where)
+
+    def _tensor(self, value, what: str) -> Output:
+        if not isinstance(value, Output):
+            raise UserInputError(f"{what} is a {type(value).__name__}, not a tensor; an "
+                                 f"OpenVINO Loop cannot carry it", node=self.where)
+        return value
+
+
+def _merged_shape(shape, value):
+    """The shape both `shape` and `value`'s fit (see ops.control_flow.merge_shapes)."""
+    from ...ops.control_flow import merge_shapes
+
+    return merge_shapes(shape, value.shape) if isinstance(value, Output) else shape
+
+
+def _parameter(body: Graph, name: str, shape, element_type: str) -> Output:
+    parameter = body.parameter(name, shape, element_type)
+    parameter.info.names = set()  # names are the outer tensors'
+    return parameter
+
+
+def _scalar(graph: Graph, value: Output, name: str) -> Output:
+    """A one-element condition as the scalar OpenVINO's Loop wants."""
+    import numpy as np
+
+    if value.shape == ():
+        return value
+    empty = graph.const(np.zeros([0], np.int64), name=f"{name}/scalar_shape")
+    return graph.op("Reshape", value, empty, name=f"{name}/scalar", special_zero=False)
+
+
+def _is_value(value, expected: int, memo: dict) -> bool:
+    known = constant_value(value, memo) if isinstance(value, Output) else None
+    return known is not None and known.size == 1 and known.reshape(-1)[0] == expected
+
+
+def _adds_one(value, parameter: Output, memo: dict) -> bool:
+    """Whether `value` is `parameter + 1`."""
+    if not isinstance(value, Output) or value.node.op != "Add":
+        return False
+    first, second = value.node.inputs
+    return (first == parameter and _is_value(second, 1, memo)) or \
+        (second == parameter and _is_value(first, 1, memo))

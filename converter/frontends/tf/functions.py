@@ -27,6 +27,12 @@ API (nothing here imports TensorFlow):
 
 - `restore_default_attrs(nodes, op_defs) -> int`: adds back the default-valued attributes a
   SavedModel or meta graph was written without (`Shape` without `out_type`).
+- `ResourceBinder(graph_def).bind(node, {input: (dtype, shape)})`: a While, If or call node
+  that passes variables (resource arguments) to its functions passes their values instead:
+  it calls copies of its functions in which those arguments are values and every
+  `ReadVariableOp` of one an `Identity` (nested functions too). The caller rewires the
+  node's inputs to Consts (`checkpoint.freeze_variables`).
+- `prune_library(graph_def) -> int`: drops the functions no node of the graph runs.
 
 `op_defs` (op name -> OpDef, e.g. a SavedModel's `meta_info_def.stripped_op_list`, see
 `op_defs_of`) tell which output argument of an op starts at which port; without one, a
@@ -329,3 +335,209 @@ def _arg_count(arg, node) -> int:
 
 def _join(node: str, port: int) -> str:
     return node if port == 0 else f"{node}:{port}"
+
+
+# ---------------------------------------------------------------------------- frozen captures
+
+# Ops whose bodies are library functions: op -> (function attributes, index of the first
+# input the functions take, attribute listing those inputs' types).
+FUNCTION_CALLERS: dict[str, tuple[tuple[str, ...], int, str]] = {
+    "While": (("cond", "body"), 0, "T"), "StatelessWhile": (("cond", "body"), 0, "T"),
+    "If": (("then_branch", "else_branch"), 1, "Tin"),
+    "StatelessIf": (("then_branch", "else_branch"), 1, "Tin"),
+    "PartitionedCall": (("f",), 0, "Tin"), "StatefulPartitionedCall": (("f",), 0, "Tin"),
+}
+
+
+class ResourceUseError(ModelLoadError):
+    """A frozen variable is used in a function by an op that does more than read it."""
+
+
+class ResourceBinder:
+    """Passes frozen variables into the functions that read them.
+
+    A SavedModel's While and If bodies (a Keras RNN's loop body) take the variables they read
+    as `resource` arguments: freezing cannot replace their `ReadVariableOp` by a Const from
+    outside. `bind(node, {input index: (dtype, shape)})` makes the caller pass the value
+    itself (the caller's inputs are rewired by the caller of `bind`) and points `node` at a
+    copy of each of its functions (`NAME__frozen_N`, added to the library) in which those
+    arguments hold values: each `ReadVariableOp` of one becomes an `Identity`, each
+    `ResourceGather` a `GatherV2`, nested calls, loops and conditions are bound in turn, and
+    an argument a loop body hands back unchanged is returned as the value. Any other use (an
+    assignment) raises `ResourceUseError`."""
+
+    def __init__(self, graph_def):
+        self.graph_def = graph_def
+        self.library = function_library(graph_def)
+        self._made: dict[tuple, str] = {}
+
+    def bind(self, node, values: dict[int, tuple[int, tuple[int, ...]]]) -> None:
+        """Rewrite `node` (in place) to pass values at the given inputs to its functions."""
+        if node.op in self.library:  # a node whose op is a library function
+            node.op = self._specialize(node.op, values)
+            return
+        if node.op not in FUNCTION_CALLERS:
+            raise ResourceUseError(f"{node.op} node {node.name!r} uses a variable as an "
+                                   f"input, which a frozen graph cannot express")
+        attrs, first, type_attr = FUNCTION_CALLERS[node.op]
+        arguments = {index - first: value for index, value in values.items()}
+        if any(index < 0 for index in arguments):
+            raise ResourceUseError(f"{node.op} node {node.name!r} takes a variable as its "
+                                   f"condition")
+        for attr in attrs:
+            node.attr[attr].func.name = self._specialize(node.attr[attr].func.name, arguments)
+        types = node.attr[type_attr].list.type
+        for index, (dtype, _) in arguments.items():
+            types[index] = dtype
+        if "Tout" in node.attr:  # a call or If returning a variable returns its value now
+            returned = self.library[node.attr[attrs[0]].func.name].signature.output_arg
+            del node.attr["Tout"].list.type[:]
+            node.attr["Tout"].list.type.extend(arg.type for arg in returned)
+
+    def _specialize(self, name: str, arguments: dict[int, tuple[int, tuple[int, ...]]]) -> str:
+        """The name of `name`'s copy whose given arguments hold values (made once)."""
+        if name not in self.library:
+            raise ResourceUseError(f"function {name!r} is not in the graph's library")
+        key = (name, tuple(sorted((i, d, tuple(s)) for i, (d, s) in arguments.items())))
+        if key in self._made:
+            return self._made[key]
+        copy = messages().FunctionDef()
+        copy.CopyFrom(self.library[name])
+        new_name = f"{name}__frozen_{len(self._made)}"
+        while new_name in self.library:
+            new_name += "_"
+        copy.signature.name = new_name
+        self._made[key] = new_name  # before the body: a recursive call finds it
+        held = {}
+        for index, (dtype, shape) in arguments.items():
+            argument = copy.signature.input_arg[index]
+            argument.type = dtype
+            held[argument.name] = (dtype, shape)
+            _set_input_shape(copy, index, shape)
+        self._rewrite_reads(copy, held)
+        self.library[new_name] = copy
+        self.graph_def.library.function.add().CopyFrom(copy)
+        return new_name
+
+    def _rewrite_reads(self, function, held: dict[str, tuple[int, tuple[int, ...]]]) -> None:
+        """Every use of a held argument in `function`'s nodes and results, rewritten."""
+        nodes = {node.name: node for node in function.node_def}
+
+        def value_at(ref: str):
+            """(dtype, shape) when `ref` is a held argument, directly or through Identity."""
+            seen = set()
+            while not ref.startswith("^") and ref not in seen:
+                seen.add(ref)
+                name = ref.split(":")[0]
+                if name in held and name not in nodes:
+                    return held[name]
+                node = nodes.get(name)
+                if node is None or node.op != "Identity" or not node.input:
+                    return None
+                ref = node.input[0]
+            return None
+
+        where = function.signature.name
+        returned = [value_at(function.ret[arg.name]) for arg in function.signature.output_arg]
+        uses = []  # found before any node changes: a read turned Identity is no argument
+        for node in function.node_def:
+            found = {i: value_at(ref) for i, ref in enumerate(node.input)}
+            found = {i: value for i, value in found.items() if value is not None}
+            if found:
+                uses.append((node, found))
+        reads = set()
+        for node, found in uses:
+            if node.op == "ReadVariableOp":
+                node.op = "Identity"
+                node.attr["T"].type = node.attr["dtype"].type
+                del node.attr["dtype"]
+                reads.add(node.name)
+            elif node.op == "Identity":
+                node.attr["T"].type = found[0][0]
+            elif node.op == "ResourceGather" and set(found) == {0}:
+                _gather_from_value(function, node)
+            else:
+                try:
+                    self.bind(node, found)
+                except ResourceUseError as exc:
+                    raise ResourceUseError(f"function {where!r}: {exc}") from None
+        for node in function.node_def:
+            for index, ref in enumerate(node.input):
+                node.input[index] = _read_as_identity(ref, reads)
+        for key in list(function.ret):
+            function.ret[key] = _read_as_identity(function.ret[key], reads)
+        for argument, value in zip(function.signature.output_arg, returned):
+            if value is not None:
+                argument.type = value[0]
+
+
+def _read_as_identity(ref: str, reads: set[str]) -> str:
+    """`read:value:0` -> `read:output:0` for a ReadVariableOp turned into an Identity."""
+    parts = ref.split(":")
+    if len(parts) == 3 and parts[0] in reads and parts[1] == "value":
+        return f"{parts[0]}:output:{parts[2]}"
+    return ref
+
+
+def _set_input_shape(function, index: int, shape: tuple[int, ...]) -> None:
+    """Record the value's shape for argument `index` (a resource argument records [])."""
+    if "_input_shapes" not in function.attr:
+        return
+    shapes = function.attr["_input_shapes"].list.shape
+    if index < len(shapes):
+        shapes[index].Clear()
+        for size in shape:
+            shapes[index].dim.add(size=int(size))
+
+
+def _gather_from_value(function, node) -> None:
+    """ResourceGather(resource, indices) in a function body -> GatherV2(value, indices, 0)."""
+    axis = function.node_def.add(name=f"{node.name}/axis", op="Const")
+    axis.attr["dtype"].type = 3
+    axis.attr["value"].tensor.dtype = 3
+    axis.attr["value"].tensor.int_val.append(0)
+    controls = [ref for ref in node.input if ref.startswith("^")]
+    data = [ref for ref in node.input if not ref.startswith("^")]
+    del node.input[:]
+    node.input.extend([data[0], data[1], f"{axis.name}:output:0"] + controls)
+    node.op = "GatherV2"
+    node.attr["Tparams"].type = node.attr["dtype"].type
+    node.attr["Taxis"].type = 3
+    del node.attr["dtype"]
+
+
+def prune_library(graph_def) -> int:
+    """Drop, in place, the library functions no node of the graph reaches (through While,
+    If and call nodes, nested); returns how many were dropped."""
+    library = function_library(graph_def)
+    if not library:
+        return 0
+    reached, stack = set(), [graph_def.node]
+    while stack:
+        for node in stack.pop():
+            for name in _functions_called(node, library):
+                if name not in reached:
+                    reached.add(name)
+                    stack.append(library[name].node_def)
+    kept = [function for name, function in library.items() if name in reached]
+    dropped = len(library) - len(kept)
+    if dropped:
+        copies = []
+        for function in kept:
+            copy = messages().FunctionDef()
+            copy.CopyFrom(function)
+            copies.append(copy)
+        del graph_def.library.function[:]
+        graph_def.library.function.extend(copies)
+    return dropped
+
+
+def _functions_called(node, library: dict) -> list[str]:
+    """The library functions `node` calls or runs as a body."""
+    names = [node.op] if node.op in library else []
+    for value in node.attr.values():
+        if value.WhichOneof("value") == "func":
+            names.append(value.func.name)
+        elif value.WhichOneof("value") == "list":
+            names.extend(f.name for f in value.list.func)
+    return [name for name in names if name in library]

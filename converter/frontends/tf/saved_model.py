@@ -15,9 +15,13 @@ signature's function, whose trailing inputs are those handles. Freezing it here 
    outputs named as TensorFlow's own freezing names them, `x:0` and `Identity:0`), inline
    the calls in it (`functions.inline_calls`), and replace every read of a
    variable (`ReadVariableOp`, `VariableV2`, `ResourceGather`) by a Const of its value, read
-   from `variables/variables.{index,data-*}` (`checkpoint.TensorBundle`).
+   from `variables/variables.{index,data-*}` (`checkpoint.TensorBundle`);
+4. a variable a While or If passes to its functions (a Keras RNN's loop body reads its
+   kernels so) is passed as its value instead, the functions' reads becoming Identities
+   (`functions.ResourceBinder`); the library keeps only the functions loops and conditions
+   still run (`functions.prune_library`).
 
-What this cannot do (a captured lookup table, a variable read inside a While body, sliced
+What this cannot do (a captured lookup table, a variable a loop body assigns, sliced
 variables...) raises `UnsupportedSavedModel`; the frontend then freezes through TensorFlow
 (`freeze.py`) and says so in the log.
 """
@@ -32,7 +36,7 @@ from ...errors import ModelLoadError, UserInputError
 from .checkpoint import (VARIABLE_OPS, TensorBundle, UnsupportedCheckpoint, freeze_variables,
                          keys_from_restore_ops, source_of)
 from .functions import (CALL_OPS, function_body, function_library, inline_calls, op_defs_of,
-                        restore_default_attrs)
+                        prune_library, restore_default_attrs)
 from .graph_def import input_node_name, split_tensor_name
 from .proto import messages
 
@@ -91,7 +95,13 @@ def read_saved_model(folder: str | Path, tags=None, signature: str = "serving_de
     values = {}
     if bundle is not None:
         values = {handle: bundle.tensor(key) for handle, key in keys.items() if key in bundle}
-    freeze_variables(graph_def, values, str(folder))
+    try:
+        freeze_variables(graph_def, values, str(folder))
+    except UnsupportedCheckpoint as exc:  # a variable a loop body assigns
+        if isinstance(exc, UnsupportedSavedModel):
+            raise
+        raise UnsupportedSavedModel(str(exc)) from None
+    prune_library(graph_def)  # the functions left are the bodies of loops and conditions
     _check_stateless(graph_def, [split_tensor_name(t)[0] for t in outputs.values()], str(folder))
     return SavedModelGraph(graph_def, inputs, outputs)
 
@@ -121,6 +131,7 @@ def _signature_function(meta, call, inputs: dict, outputs: dict, bundle, op_defs
             if split_tensor_name(ref)[0] in handle_keys}
     graph_def = body.graph_def()
     graph_def.library.CopyFrom(meta.graph_def.library)
+    _constant_arguments(graph_def, meta.graph_def, zip(data, body.inputs))
     new_inputs = {name: f"{argument_of.get(split_tensor_name(t)[0], split_tensor_name(t)[0])}:0"
                   for name, t in inputs.items()}
     new_outputs = {}
@@ -128,6 +139,23 @@ def _signature_function(meta, call, inputs: dict, outputs: dict, bundle, op_defs
         node, port = split_tensor_name(body.outputs[split_tensor_name(tensor)[1]])
         new_outputs[name] = f"{node}:{port}"
     return graph_def, new_inputs, new_outputs, keys
+
+
+def _constant_arguments(graph_def, main_graph, fed) -> None:
+    """Each argument of the signature function that the main graph feeds from a Const (a
+    constant the model captured, such as the mean and variance of a Keras EfficientNet's
+    Normalization layer, bound as a `constant` object) becomes that Const in `graph_def`."""
+    constants = {node.name: node for node in main_graph.node if node.op == "Const"}
+    arguments = {node.name: node for node in graph_def.node if node.op == "Placeholder"}
+    for ref, argument in fed:
+        source = constants.get(split_tensor_name(ref)[0])
+        node = arguments.get(argument)
+        if source is None or node is None:
+            continue
+        node.op = "Const"
+        node.ClearField("attr")
+        for key in ("dtype", "value"):
+            node.attr[key].CopyFrom(source.attr[key])
 
 
 def _signature_name(meta, wanted: str, folder: Path) -> str:
@@ -191,7 +219,7 @@ def _variable_keys(meta, bundle: TensorBundle | None, folder: Path) -> dict[str,
         return {}
     checkpoint_graph = messages().TrackableObjectGraph()
     checkpoint_graph.ParseFromString(bundle.tensor(_OBJECT_GRAPH_KEY)[0])
-    if len(checkpoint_graph.nodes) != len(objects.nodes):
+    if not _same_object_ids(checkpoint_graph, objects):
         raise UnsupportedSavedModel(f"{folder}: the checkpoint's object graph does not match "
                                     f"the SavedModel's")
     object_keys = {}
@@ -214,6 +242,21 @@ def _variable_keys(meta, bundle: TensorBundle | None, folder: Path) -> dict[str,
             if object_id in object_keys:
                 keys[input_node_name(ref)] = object_keys[object_id]
     return keys
+
+
+def _same_object_ids(checkpoint_graph, objects) -> bool:
+    """Whether the checkpoint's objects have the ids the SavedModel's object graph gives them.
+    The SavedModel's graph may hold more nodes after the checkpoint's (`captured_tensor`
+    nodes for the constants a function captures, as a Keras EfficientNet's), so the
+    counts alone do not tell; each checkpoint node must have its children under the same
+    names and ids as the SavedModel node of its id."""
+    if len(checkpoint_graph.nodes) > len(objects.nodes):
+        return False
+    for ours, theirs in zip(checkpoint_graph.nodes, objects.nodes):
+        children = {(child.local_name, child.node_id) for child in theirs.children}
+        if not {(child.local_name, child.node_id) for child in ours.children} <= children:
+            return False
+    return True
 
 
 def _keep_needed(graph_def, roots: list[str]) -> None:

@@ -57,7 +57,7 @@ def translate(graph_def, options: ConversionOptions,
                                    top_level and node.name in internal_cuts, name)
 
     translator = Translator(nodes, translate_node, leaves=frozenset(shapes),
-                            library=function_library(graph_def))
+                            library=function_library(graph_def), graph=graph)
     scope = Scope()
     translator.run(outputs, scope)
     if sinks:  # every output of a node nothing consumes (IdentityN has several)
