@@ -34,3 +34,32 @@ def test_fp32_leaves_the_graph_alone():
     g = model()
     assert compress_fp16.run(g, ConversionOptions()) == 0
     assert op_counts(g)["Convert"] == 0
+
+
+def test_constants_inside_a_loop_body_are_compressed_too(tmp_path):
+    """A recurrent cell's kernels live in its Loop's body: FP16 stores them as f16 there too,
+    as ovc does, and the IR still computes the same recurrence."""
+    from lxml import etree
+    from onnx import TensorProto, helper, numpy_helper
+
+    from tests.onnx_testing import FLOAT, convert_and_compare, make_model
+
+    kernel = np.random.default_rng(3).uniform(-0.5, 0.5, (4, 4)).astype(np.float32)
+    body = helper.make_graph(
+        [helper.make_node("Constant", [], ["w"], value=numpy_helper.from_array(kernel, "w")),
+         helper.make_node("MatMul", ["h", "w"], ["h_next"]),
+         helper.make_node("Identity", ["cond"], ["cond_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("h", FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("h_next", FLOAT, [1, 4])])
+    loop = helper.make_node("Loop", ["steps", "", "h0"], ["h_last"], body=body)
+    model = make_model([loop], {"steps": ([], TensorProto.INT64), "h0": ([1, 4], FLOAT)},
+                       {"h_last": ([1, 4], FLOAT)}, opset=13)
+    feeds = {"steps": np.array(3, np.int64), "h0": rng_input((1, 4))}
+    xml = convert_and_compare(model, tmp_path, feeds, rtol=1e-2, atol=1e-3, data_type="FP16")
+    body_consts = etree.parse(str(xml)).findall(".//layer[@type='Loop']/body//layer[@type='Const']")
+    types = [c.find("data").get("element_type") for c in body_consts]
+    assert "f16" in types and "f32" not in types, types

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Graph
+from ..ops import spec
 from ..options import ConversionOptions
 
 F16_MAX = float(np.finfo(np.float16).max)
@@ -19,7 +20,14 @@ F16_MAX = float(np.finfo(np.float16).max)
 def run(graph: Graph, options: ConversionOptions) -> int:
     if options.data_type != "FP16":
         return 0
-    compressed = 0
+    return _compress(graph)
+
+
+def _compress(graph: Graph) -> int:
+    """Compress the constants of `graph` and of every body of its If/Loop/TensorIterator
+    nodes (a recurrent cell's kernels live in its Loop's body)."""
+    compressed = sum(_compress(node.attrs[key].graph) for node in graph.nodes()
+                     for _, key in getattr(spec(node.op), "bodies", ()))
     uses = graph.consumers()
     sweep = graph.sweep()
     for node in sweep:
