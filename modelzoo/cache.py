@@ -136,14 +136,7 @@ class Cache:
         if not folder.is_dir():
             return self._pull_download(checksum)
         with self.download_lock(checksum):
-            files = [p for p in folder.iterdir() if not p.name.startswith(".")] \
-                if folder.is_dir() else []
-            if len(files) == 1 and verify_file(files[0], *checksum):
-                return files[0]
-            log.warning("cached download %s does not match its %s; fetching it again",
-                        folder, checksum.algo)
-            remove_tree(folder)
-        return None
+            return _verified_download(folder, checksum, "cached")
 
     def store_download(self, checksum: Checksum | tuple[str, str], source: str | Path,
                        filename: str) -> Path:
@@ -178,13 +171,7 @@ class Cache:
                 remove_stale_staging(final)
                 if not self._pull(_download_kind(checksum), checksum.hexdigest, final, keep_record=False):
                     return None
-            files = [p for p in final.iterdir() if not p.name.startswith(".")]
-            if len(files) == 1 and verify_file(files[0], *checksum):
-                return files[0]
-            log.warning("remote download %s does not match its %s; fetching it again",
-                        final, checksum.algo)
-            remove_tree(final)
-        return None
+            return _verified_download(final, checksum, "remote")
 
     # -- trees: unpacked archives and IR outputs -----------------------------------------------
 
@@ -317,6 +304,18 @@ class Cache:
         os.rename(final, doomed)
         remove_tree(doomed)
         return True
+
+
+def _verified_download(folder: Path, checksum: Checksum, origin: str) -> Path | None:
+    """With the entry's lock held: the one file of a download entry if it matches its
+    checksum; else the entry is deleted (it is fetched again) and None."""
+    files = [p for p in folder.iterdir() if not p.name.startswith(".")] if folder.is_dir() else []
+    if len(files) == 1 and verify_file(files[0], *checksum):
+        return files[0]
+    log.warning("%s download %s does not match its %s; fetching it again", origin, folder,
+                checksum.algo)
+    remove_tree(folder)
+    return None
 
 
 class _Miss(Exception):
