@@ -208,8 +208,13 @@ class RemoteCache:
             record = parse_record((folder / RECORD).read_bytes())
             if record is None:
                 raise ValueError(f"{folder} has no readable {RECORD}")
-        for name, (_size, sha) in sorted(record["files"].items()):
-            self._put_whole(self.blob_path(sha), local=str(folder / name))
+        blobs = {self.blob_path(sha): str(folder / name) for name, (_size, sha) in sorted(record["files"].items())}
+        if _protocols(self._open()) & WHOLE_PUTS:
+            if blobs:  # one call: the file system sends them concurrently
+                self._open().put(list(blobs.values()), list(blobs))
+        else:
+            for remote, local in blobs.items():
+                self._put_whole(remote, local=local)
         self._put_whole(f"{self.entry_path(kind, key)}/{RECORD}", data=record_text(record).encode())
         return True
 
