@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from converter import convert
-from converter.errors import UserInputError
 from modelzoo.runtime import run_openvino
 from tf_support import compare, graph_def_of, placeholder, random
 
@@ -137,7 +136,9 @@ def test_v1_cond_with_a_constant_predicate_keeps_the_taken_branch(tf, tmp_path):
     assert ops["Tanh"] == 1 and "Exp" not in ops, ops
 
 
-def test_loop_with_a_trip_count_from_the_input_is_refused(tf, tmp_path):
+def test_loop_with_a_trip_count_from_the_input_is_a_loop(tf, tmp_path):
+    """A trip count only known at run time makes one OpenVINO Loop (more in
+    tests/test_tf1_dynamic_loops.py)."""
     def build(tf):
         x = placeholder(tf, [None, 3])
         _, y = tf.while_loop(lambda i, y: i < tf.shape(x)[0], lambda i, y: (i + 1, y * 2.0),
@@ -145,12 +146,12 @@ def test_loop_with_a_trip_count_from_the_input_is_refused(tf, tmp_path):
         return tf.identity(y, name="y")
 
     with v1_control_flow():
-        data, _ = graph_def_of(tf, build)
+        data, outputs = graph_def_of(tf, build)
     pb = tmp_path / "model.pb"
     pb.write_bytes(data)
-    with pytest.raises(UserInputError, match="depends on the model's inputs") as info:
-        convert(pb, tmp_path / "ir", "model")
-    assert "while" in str(info.value)
+    for batch in (2, 3):
+        xml = compare(tmp_path, pb, {"x": random((batch, 3), batch)}, outputs)
+    assert ir_ops(xml)["Loop"] == 1
 
 
 def test_loop_with_a_dynamic_batch_converts_once_its_shape_is_given(tf, tmp_path):

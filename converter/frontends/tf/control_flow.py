@@ -9,20 +9,24 @@ A TF1 while loop (and a TF2 loop lowered by freezing, as Keras RNNs are) is a fr
     After:
         x0 -> body -> body -> ... (n times) -> what read the Exit
 
-The loop's condition is computed from constants each time round (`constant_value`): a TF1
-loop whose trip count depends on the model's inputs is refused, naming it. The body is
-translated once per iteration into a scope of its own, so each iteration gets its own OpenVINO
-nodes.
+The loop's condition is computed from constants each time round (`constant_value`), and the
+body is translated once per iteration into a scope of its own, so each iteration gets its own
+OpenVINO nodes.
 
 A TF2 `While` (cond and body functions, as SavedModels keep them) is unrolled the same way when
-its course is known; when its condition depends on the model's inputs (a Keras RNN over a
-dynamic time axis) it becomes one OpenVINO Loop (opset5, see `LoopBuilder`): the body function
-is translated once into a body Graph, the cond function after it gives the execution
-condition, loop variables the body changes are carried by back edges, the others are
-loop-invariant inputs (constants are copied into the body). Tensor lists are what Keras loops
-read and write: a list made from a tensor is read with a Gather by the index the body
-computes; a list of run-time length reserved before the loop and written at the iteration
-counter (`TensorListReserve` ... `TensorListSetItem`) becomes a concatenated Loop output.
+its course is known. When a loop's condition depends on the model's inputs (a Keras RNN or a
+`dynamic_rnn` over a dynamic time axis), the loop becomes one OpenVINO Loop (opset5, see
+`LoopBuilder`), whether a TF2 While (`WhileLoop`: its body and cond functions) or a TF1 frame
+(`FrameLoop`: its Merges and the Enters every iteration reads unchanged are the loop
+variables, the subgraph from the Switches to the NextIterations the body, the LoopCond's input
+the condition): the body is translated once into a body Graph, the condition after it gives
+the execution condition, loop variables the body changes are carried by back edges, the
+others are loop-invariant inputs (constants are copied into the body). Tensor lists (TF2) and
+TensorArrays (TF1) are what RNN loops read and write: a list made from a tensor
+(`TensorListFromTensor`, a TensorArray `unstack`ed by `TensorArrayScatterV3`) is read with a
+Gather by the index the body computes; a list of run-time length reserved before the loop
+(`TensorListReserve`, `TensorArrayV3`) and written at the iteration counter becomes a
+concatenated Loop output, zero-padded to the length it was given.
 A `Switch` outside a loop (TF1's `tf.cond`) with a constant predicate leaves its untaken
 output DEAD; everything computed from a dead tensor is dead, and `Merge` takes the live one.
 
@@ -250,7 +254,8 @@ class Translator:
 
     def _unroll(self, frame: LoopFrame, scope: Scope) -> None:
         """Run the loop's condition on the current values; while it holds, translate the body
-        once more on them. The Exits then carry the last values."""
+        once more on them. The Exits then carry the last values. A condition only known at
+        run time makes the frame one OpenVINO Loop instead (what was unrolled is unused)."""
         invariant = {enter.name: [scope.tensor(enter.input[0])] for enter in frame.enters}
         state = {merge.name: invariant[frame.initial[merge.name]][0] for merge in frame.merges}
         outer_suffix = self._suffix
@@ -261,7 +266,8 @@ class Translator:
                 for merge in frame.merges:
                     local.set(merge.name, [state[merge.name], None])
                 self._suffix = f"{outer_suffix}/iteration_{iteration}"
-                if not self._holds(frame, local):
+                held = self._holds(frame, local)
+                if not held:  # False: the loop is done; None: only the run time knows
                     break
                 if iteration == MAX_ITERATIONS:
                     raise UserInputError(f"the while loop {frame.name!r} runs more than "
@@ -273,21 +279,30 @@ class Translator:
                 state = dict(zip(merges, self.run(refs, local)))
         finally:
             self._suffix = outer_suffix
+        if held is None:
+            state = self._frame_loop(frame, scope)
         for exit_node, merge in frame.exits:
             scope.set(exit_node.name, [state[merge]])
 
-    def _holds(self, frame: LoopFrame, local: Scope) -> bool:
+    def _holds(self, frame: LoopFrame, local: Scope) -> bool | None:
+        """Whether the loop runs once more, or None when only the run time knows."""
         if frame.loop_cond is None:
             raise UserInputError(f"the while loop {frame.name!r} has no LoopCond")
         condition = self.run([frame.loop_cond.input[0]], local)[0]
         value = None if condition is DEAD else constant_value(condition, self.memo)
-        if value is None:
+        return None if value is None else bool(value.reshape(-1)[0])
+
+    def _frame_loop(self, frame: LoopFrame, scope: Scope) -> dict:
+        """A frame whose trip count depends on the model's inputs, as one OpenVINO Loop:
+        the value each Merge has after it (merge name -> value)."""
+        loop = FrameLoop(self, frame, scope)
+        if self.graph is None:
             raise UserInputError(
                 f"the while loop {frame.name!r} runs a number of times that depends on the "
-                f"model's inputs; only loops whose trip count is known at conversion time are "
-                f"converted (unrolled): give static input shapes (--input_shape)",
-                node=NodeRef("LoopCond", frame.loop_cond.name))
-        return bool(value.reshape(-1)[0])
+                f"model's inputs, and this translation can only unroll loops: give static "
+                f"input shapes (--input_shape)", node=loop.where)
+        produced = LoopBuilder(self, loop).build(loop.initial_values())
+        return {merge.name: value for merge, value in zip(frame.merges, produced)}
 
     # -- TF2 functional control flow ------------------------------------------------------------
     def _functional(self, node, inputs: list) -> list:
@@ -308,7 +323,7 @@ class Translator:
             condition = self._call(node, "cond", values, suffix)[0]
             held = self._constant(condition)
             if held is None:  # run-time trip count: what was unrolled so far is left unused
-                return LoopBuilder(self, node).build(inputs)
+                return LoopBuilder(self, WhileLoop(self, node)).build(inputs)
             if not bool(held.reshape(-1)[0]):
                 return values
             if iteration == MAX_ITERATIONS:
@@ -355,15 +370,17 @@ class Translator:
         return self._bodies[name]
 
 
-# -- TF2 While loops of run-time length: one OpenVINO Loop -------------------------------------
+# -- While loops of run-time length (TF2 While, TF1 frame): one OpenVINO Loop ------------------
 @dataclass(frozen=True)
 class RunTimeList:
-    """A tensor list reserved with a length only known at run time (a Keras RNN over a dynamic
-    time axis reserves its output list so): only an OpenVINO Loop can fill it, one element
-    per iteration."""
+    """A tensor list (TF2) or TensorArray (TF1) of a length only known at run time (a Keras
+    RNN or `dynamic_rnn` over a dynamic time axis reserves its output list so): only an
+    OpenVINO Loop can fill it, one element per iteration. `size` is the length it was given:
+    what the Loop does not write reads as zeros, as in TensorFlow."""
 
     element_type: str
     element_shape: tuple | None
+    size: Output | None = None
 
 
 @dataclass(frozen=True)
@@ -405,31 +422,78 @@ class LoopItems:
                          kept + ((int(position.reshape(-1)[0]), item),))
 
 
+# The list ops that write one element: op -> (list input, index input, element input).
+LIST_WRITES = {"TensorListSetItem": (0, 1, 2), "TensorArrayWriteV3": (3, 1, 2)}
+# TF1 TensorArray ops: input 0 is the array's handle, which only names it; the flow input
+# (the last) carries the list, so the handle of a run-time array is never read.
+TENSOR_ARRAY_OPS = frozenset({"TensorArrayReadV3", "TensorArrayWriteV3", "TensorArrayGatherV3",
+                              "TensorArrayScatterV3", "TensorArraySizeV3"})
+RUN_TIME_VALUES = (RunTimeList, LoopSlot, LoopItems)
+
+
 def run_time_list_op(node, inputs: list, memo: dict):
     """What a tensor-list op makes when its list has a run-time length (see `RunTimeList`),
     or None: the op's own handler translates it."""
     where = NodeRef(node.op, node.name)
-    if node.op == "TensorListReserve" and len(inputs) > 1 and isinstance(inputs[1], Output) \
-            and constant_value(inputs[1], memo) is None:
-        return RunTimeList(_list_element_type(node), _list_element_shape(inputs[0], memo))
-    if node.op == "TensorListSetItem" and inputs and isinstance(inputs[0], LoopSlot):
-        return inputs[0].write(inputs[1], inputs[2], where)
-    if node.op == "TensorListSetItem" and inputs and isinstance(inputs[0], LoopItems):
-        return inputs[0].write(inputs[1], inputs[2], where, memo)
-    if any(isinstance(value, (RunTimeList, LoopSlot, LoopItems)) for value in inputs) \
+    reserved = _run_time_reservation(node, inputs, memo)
+    if reserved is not None:
+        return reserved
+    write = LIST_WRITES.get(node.op)
+    if write is not None and isinstance(inputs[write[0]], LoopSlot):
+        return inputs[write[0]].write(inputs[write[1]], inputs[write[2]], where)
+    if write is not None and isinstance(inputs[write[0]], LoopItems):
+        return inputs[write[0]].write(inputs[write[1]], inputs[write[2]], where, memo)
+    if node.op == "TensorArrayScatterV3" and isinstance(inputs[3], RunTimeList):
+        return _scattered(inputs[3], inputs[1], inputs[2], where, memo)
+    read = inputs[1:] if node.op in TENSOR_ARRAY_OPS else inputs
+    if any(isinstance(value, RUN_TIME_VALUES) for value in read) \
             and node.op not in ("Identity", "IdentityN") and node.op not in FUNCTIONAL_OPS:
         raise UserInputError("uses a tensor list whose length is only known at run time; only "
                              "a while loop writing it one element per iteration (as Keras RNNs "
-                             "do) is converted", node=where)
+                             "and dynamic_rnn do) is converted", node=where)
     return None
 
 
-def _list_element_type(node) -> str:
+def _run_time_reservation(node, inputs: list, memo: dict):
+    """A TensorListReserve or TensorArrayV3 whose length is only known at run time, as a
+    `RunTimeList` (a TensorArray's handle and flow both), or None."""
+    if node.op == "TensorListReserve" and len(inputs) > 1 and _run_time(inputs[1], memo):
+        return RunTimeList(_list_element_type(node, "element_dtype"),
+                           _list_element_shape(inputs[0], memo), inputs[1])
+    if node.op == "TensorArrayV3" and inputs and _run_time(inputs[0], memo):
+        from .tensors import shape_of
+
+        shape = shape_of(node.attr["element_shape"].shape)
+        array = RunTimeList(_list_element_type(node, "dtype"),
+                            shape if shape and all(d >= 0 for d in shape) else None, inputs[0])
+        return [array, array]
+    return None
+
+
+def _run_time(value, memo: dict) -> bool:
+    return isinstance(value, Output) and constant_value(value, memo) is None
+
+
+def _scattered(array: RunTimeList, indices, value, where: NodeRef, memo: dict):
+    """A TensorArray of run-time size scattered whole (`unstack`: at 0, 1, ..., n-1) is the
+    list made from `value`, read in a loop with a Gather."""
+    from .handlers.tensor_list import TensorList
+
+    is_range = isinstance(indices, Output) and indices.node.op == "Range" \
+        and _is_value(indices.node.inputs[0], 0, memo) \
+        and _is_value(indices.node.inputs[2], 1, memo)
+    if not is_range or not isinstance(value, Output):
+        raise UserInputError("scatters into a TensorArray of run-time size at indices other "
+                             "than 0, 1, ..., n-1 (only a whole tensor unstacked into it is "
+                             "converted)", node=where)
+    return TensorList(array.element_type, array.element_shape, None, value)
+
+
+def _list_element_type(node, attr: str) -> str:
     from ...element_types import from_numpy
     from .tensors import numpy_type
 
-    return from_numpy(numpy_type(node.attr["element_dtype"].type,
-                                 f"{node.op} node {node.name!r}"))
+    return from_numpy(numpy_type(node.attr[attr].type, f"{node.op} node {node.name!r}"))
 
 
 def _list_element_shape(value, memo: dict) -> tuple | None:
@@ -441,17 +505,95 @@ def _list_element_shape(value, memo: dict) -> tuple | None:
 
 @dataclass
 class _BodyAttempt:
-    """One translation of a While's body (and cond) into a body Graph."""
+    """One translation of a loop's body (and condition) into a body Graph."""
 
     graph: Graph
     args: list                      # what each loop variable is bound to in the body
     parameters: dict                # loop variable index -> its body Parameter (Output)
-    outputs: list                   # what the body function returns per loop variable
-    condition: Output               # the cond function on those: the next execution condition
+    outputs: list                   # what the body returns per loop variable
+    condition: Output               # the condition on those: the next execution condition
+
+
+class WhileLoop:
+    """A TF2 While as `LoopBuilder` reads it: its loop variables are the While's inputs, its
+    body and condition its body and cond functions."""
+
+    def __init__(self, translator: "Translator", node):
+        self.translator = translator
+        self.node = node
+        self.where = NodeRef(node.op, node.name)
+        self.name = f"{translator.prefix}{node.name}{translator._suffix}"
+
+    def body(self, args: list) -> list:
+        return self.translator._call(self.node, "body", args, "/body")
+
+    def condition(self, values: list, suffix: str):
+        return self.translator._call(self.node, "cond", values, suffix)[0]
+
+    def refusal(self, detail: str) -> str:
+        return detail
+
+    def variable(self, index: int) -> str:
+        return f"loop variable {index}"
+
+
+class FrameLoop:
+    """A TF1 frame as `LoopBuilder` reads it. Its loop variables are its Merges, then the
+    Enters no Merge reads (what every iteration reads unchanged, as the weights of
+    `dynamic_rnn`'s cell): the body binds each Merge's Switch to its variable and gives the
+    NextIteration inputs (and the invariants unchanged), the condition is the LoopCond's
+    input with the Merges bound to the values."""
+
+    def __init__(self, translator: "Translator", frame: LoopFrame, scope: Scope):
+        self.translator = translator
+        self.frame = frame
+        self.scope = scope
+        initials = set(frame.initial.values())
+        self.invariants = [enter for enter in frame.enters if enter.name not in initials]
+        self.where = NodeRef("LoopCond", frame.loop_cond.name)
+        self.name = f"{translator.prefix}{frame.name}{translator._suffix}"
+
+    def initial_values(self) -> list:
+        enters = {enter.name: enter for enter in self.frame.enters}
+        merges = [enters[self.frame.initial[merge.name]] for merge in self.frame.merges]
+        return [self.scope.tensor(enter.input[0]) for enter in merges + self.invariants]
+
+    def body(self, args: list) -> list:
+        merges = self.frame.merges
+        refs = [self.frame.next_iteration[merge.name].input[0] for merge in merges]
+        return self._run(refs, args, "/body") + list(args[len(merges):])
+
+    def condition(self, values: list, suffix: str):
+        return self._run([self.frame.loop_cond.input[0]], values, suffix)[0]
+
+    def refusal(self, detail: str) -> str:
+        return f"the while loop {self.frame.name!r} cannot be one OpenVINO Loop: {detail}"
+
+    def variable(self, index: int) -> str:
+        """Loop variable `index` named by its node: its Merge, or an invariant's Enter."""
+        merges = self.frame.merges
+        node = merges[index] if index < len(merges) else self.invariants[index - len(merges)]
+        return f"loop variable {index} ({node.op} {node.name!r})"
+
+    def _run(self, refs: list, values: list, suffix: str) -> list:
+        """`refs` translated with the loop variables bound to `values`."""
+        local = Scope(self.scope)
+        for merge, value in zip(self.frame.merges, values):
+            local.set(merge.name, [value, None])
+            local.set(self.frame.switch[merge.name].name, [DEAD, value])
+        for enter, value in zip(self.invariants, values[len(self.frame.merges):]):
+            local.set(enter.name, [value])
+        outer_suffix = self.translator._suffix
+        self.translator._suffix = outer_suffix + suffix
+        try:
+            return self.translator.run(refs, local)
+        finally:
+            self.translator._suffix = outer_suffix
 
 
 class LoopBuilder:
-    """A TF2 While whose trip count depends on the model's inputs, as one OpenVINO Loop.
+    """A while loop whose trip count depends on the model's inputs (a TF2 While, see
+    `WhileLoop`, or a TF1 frame, see `FrameLoop`), as one OpenVINO Loop.
 
     Loop variables are tensors (carried by back edges when the body changes them, fed as
     loop-invariant inputs when it hands them back unchanged, copied into the body when they
@@ -462,17 +604,15 @@ class LoopBuilder:
 
     ATTEMPTS = 4
 
-    def __init__(self, translator: Translator, node):
+    def __init__(self, translator: Translator, loop: "WhileLoop | FrameLoop"):
         self.translator = translator
-        self.node = node
-        self.where = NodeRef(node.op, node.name)
-        self.name = f"{translator.prefix}{node.name}{translator._suffix}"
+        self.loop = loop
+        self.name = loop.name
 
     def build(self, inputs: list) -> list:
         if self.translator.graph is None:
-            raise UserInputError("the while loop runs a number of times that depends on the "
-                                 "model's inputs, and this translation can only unroll loops",
-                                 node=self.where)
+            raise self._refuse("the while loop runs a number of times that depends on the "
+                               "model's inputs, and this translation can only unroll loops")
         kinds = [self._kind(index, value) for index, value in enumerate(inputs)]
         shapes = [value.shape if kind == "tensor" else None for value, kind in zip(inputs, kinds)]
         inlined: set[int] = set()
@@ -501,8 +641,8 @@ class LoopBuilder:
         if isinstance(value, TensorList):
             return "items"
         what = type(value).__name__
-        raise UserInputError(f"its loop variable {index} is a {what}, which an OpenVINO Loop "
-                             f"cannot carry", node=self.where)
+        raise self._refuse(f"its {self.loop.variable(index)} is a {what}, which an OpenVINO Loop "
+                           f"cannot carry")
 
     def _translate_body(self, inputs: list, kinds: list, shapes: list,
                         inlined: set[int]) -> _BodyAttempt:
@@ -524,8 +664,8 @@ class LoopBuilder:
                 args.append(LoopSlot(value.element_type, value.element_shape))
             else:
                 args.append(LoopItems(value.element_type, value.element_shape))
-        outputs = self.translator._call(self.node, "body", args, "/body")
-        condition = self.translator._call(self.node, "cond", outputs, "/body/condition")[0]
+        outputs = self.loop.body(args)
+        condition = self.loop.condition(outputs, "/body/condition")
         return _BodyAttempt(body, args, parameters, outputs, condition)
 
     def _assemble(self, inputs: list, kinds: list, attempt: _BodyAttempt,
@@ -537,7 +677,7 @@ class LoopBuilder:
         from .handlers.tensor_list import TensorList
 
         graph, body = self.translator.graph, attempt.graph
-        initial = self.translator._call(self.node, "cond", inputs, "/condition")[0]
+        initial = self.loop.condition(inputs, "/condition")
         loop_inputs = [graph.const(np.array(-1, np.int64), name=f"{self.name}/trip_count"),
                        _scalar(graph, self._tensor(initial, "its condition"), self.name)]
         spec = Body(body)
@@ -550,7 +690,7 @@ class LoopBuilder:
                 spec.inputs.append(InputPort(len(loop_inputs), parameter.node))
                 loop_inputs.append(inputs[index])
                 if out != parameter:
-                    result = body.result(self._tensor(out, f"loop variable {index}"),
+                    result = body.result(self._tensor(out, self.loop.variable(index)),
                                          f"{body.name}/output_{index}")
                     external[index] = len(spec.outputs)
                     spec.outputs.append(OutputPort(external[index], result))
@@ -558,9 +698,9 @@ class LoopBuilder:
             elif kind == "stacked":
                 stacked = attempt.args[index].stacked
                 if not isinstance(out, TensorList) or out.stacked != stacked:
-                    raise UserInputError(f"its body changes the tensor list it reads (loop "
-                                         f"variable {index}); an OpenVINO Loop cannot carry it",
-                                         node=self.where)
+                    raise self._refuse(f"its body changes the tensor list it reads "
+                                       f"({self.loop.variable(index)}); an OpenVINO Loop "
+                                       f"cannot carry it")
                 spec.inputs.append(InputPort(len(loop_inputs), stacked.node))
                 loop_inputs.append(inputs[index].stacked)
             elif kind == "filled" and not (isinstance(out, LoopSlot) and out.item is None):
@@ -582,7 +722,8 @@ class LoopBuilder:
         for index, port in external.items():
             value = inputs[index]
             produced[index] = loop.output(port) if kinds[index] == "tensor" else TensorList(
-                value.element_type, value.element_shape, None, loop.output(port))
+                value.element_type, value.element_shape, None,
+                _zero_padded(graph, loop.output(port), value.size, f"{self.name}/output_{index}"))
         for index, writes in last.items():
             value = inputs[index]
             items = list(value.items)
@@ -597,12 +738,12 @@ class LoopBuilder:
         from ...ops.control_flow import OutputPort
 
         if not isinstance(out, LoopItems):
-            raise UserInputError(f"its body replaces the list of loop variable {index}; an "
-                                 f"OpenVINO Loop cannot carry it", node=self.where)
+            raise self._refuse(f"its body replaces the list of {self.loop.variable(index)}; an "
+                               f"OpenVINO Loop cannot carry it")
         writes = []
         for position, item in out.writes:
-            result = spec.graph.result(self._tensor(item, f"element {position} of loop "
-                                                    f"variable {index}"),
+            result = spec.graph.result(self._tensor(item, f"element {position} of "
+                                                    f"{self.loop.variable(index)}"),
                                        f"{spec.graph.name}/output_{index}_{position}")
             writes.append((position, len(spec.outputs)))
             spec.outputs.append(OutputPort(len(spec.outputs), result))
@@ -612,21 +753,53 @@ class LoopBuilder:
         """A list filled by the Loop must be written at the iteration number: at a loop
         variable that starts at 0 and grows by 1 each time round."""
         if not isinstance(slot, LoopSlot):
-            raise UserInputError(f"its body replaces the list of run-time length it fills "
-                                 f"(loop variable {index})", node=self.where)
+            raise self._refuse(f"its body replaces the list of run-time length it fills "
+                               f"({self.loop.variable(index)})")
         counter = next((i for i, parameter in attempt.parameters.items()
                         if slot.index == parameter), None)
         if counter is None or not _is_value(inputs[counter], 0, self.translator.memo) \
                 or not _adds_one(attempt.outputs[counter], slot.index, self.translator.memo):
-            raise UserInputError(f"its body writes loop variable {index}, a list of run-time "
-                                 f"length, at an index that is not the iteration counter; only "
-                                 f"lists written in order are converted", node=self.where)
+            raise self._refuse(f"its body writes {self.loop.variable(index)}, a list of run-time "
+                               f"length, at an index that is not the iteration counter; only "
+                               f"lists written in order are converted")
 
     def _tensor(self, value, what: str) -> Output:
         if not isinstance(value, Output):
-            raise UserInputError(f"{what} is a {type(value).__name__}, not a tensor; an "
-                                 f"OpenVINO Loop cannot carry it", node=self.where)
+            raise self._refuse(f"{what} is a {type(value).__name__}, not a tensor; an "
+                               f"OpenVINO Loop cannot carry it")
         return value
+
+    def _refuse(self, detail: str) -> UserInputError:
+        return UserInputError(self.loop.refusal(detail), node=self.loop.where)
+
+
+def _zero_padded(graph: Graph, stacked: Output, size: Output | None, name: str) -> Output:
+    """The elements a Loop wrote (one per iteration) followed by zeros up to `size`, the
+    length the list was given: a loop may stop before it (`dynamic_rnn` stops at the longest
+    `sequence_length`), and TensorFlow reads what was not written as zeros."""
+    import numpy as np
+
+    from ...element_types import to_numpy
+
+    if size is None or stacked.rank is None:
+        return stacked
+    axis = graph.const(np.array(0, np.int64), name=f"{name}/axis")
+    shape = graph.op("ShapeOf", stacked, name=f"{name}/shape", output_type="i64")
+    written = graph.op("Gather", shape, graph.const(np.array([0], np.int64)), axis,
+                       name=f"{name}/written", batch_dims=0)
+    element = graph.op("Gather", shape, graph.const(np.arange(1, stacked.rank, dtype=np.int64)),
+                       axis, name=f"{name}/element_shape", batch_dims=0)
+    length = graph.op("Convert", graph.op("Reshape", size, graph.const(np.array([1], np.int64)),
+                                          name=f"{name}/size", special_zero=False),
+                      name=f"{name}/length", destination_type="i64")
+    unwritten = graph.op("Subtract", length, written, name=f"{name}/unwritten",
+                         auto_broadcast="numpy")
+    missing = graph.op("Maximum", unwritten, graph.const(np.array([0], np.int64)),
+                       name=f"{name}/missing", auto_broadcast="numpy")
+    zeros = graph.op("Broadcast", graph.const(np.zeros((), to_numpy(stacked.element_type))),
+                     graph.op("Concat", missing, element, name=f"{name}/zeros_shape", axis=0),
+                     name=f"{name}/zeros", mode="numpy")
+    return graph.op("Concat", stacked, zeros, name=f"{name}/padded", axis=0)
 
 
 def _merged_shape(shape, value):

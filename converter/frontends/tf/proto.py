@@ -288,6 +288,15 @@ _MESSAGES: dict[str, list[tuple[str, int, int, int, str | None]]] = {
         ("crc32c", 6, _OPT, _F.TYPE_FIXED32, None),
         ("slices", 7, _REP, _F.TYPE_BYTES, None),
     ],
+    # tensor_slice.proto: one saved slice of a partitioned variable (each of a
+    # BundleEntryProto's `slices`); an extent without `length` is the whole dimension.
+    "TensorSliceProto": [
+        ("extent", 1, _REP, _F.TYPE_MESSAGE, "TensorSliceProto.Extent"),
+    ],
+    "TensorSliceProto.Extent": [
+        ("start", 1, _OPT, _F.TYPE_INT64, None),
+        ("length", 2, _OPT, _F.TYPE_INT64, None),
+    ],
     # Ours, not TensorFlow's: where a large `tensor_content` left out of a parsed GraphDef is
     # in its file (see graph_def.py); `file` is the random token the read registered the file
     # under. It rides in the TensorProto as the unknown field TENSOR_CONTENT_SPAN_FIELD, so
@@ -305,7 +314,8 @@ _MAP_ENTRIES = {"NodeDef.AttrEntry", "NameAttrList.AttrEntry", "FunctionDef.RetE
                 "MetaGraphDef.CollectionDefEntry", "MetaGraphDef.SignatureDefEntry",
                 "SignatureDef.InputsEntry", "SignatureDef.OutputsEntry",
                 "SavedObjectGraph.ConcreteFunctionsEntry"}
-_ONEOF_VALUE = {"AttrValue": {"list", "s", "i", "f", "b", "type", "shape", "tensor", "placeholder", "func"}}
+_ONEOF_VALUE = {"AttrValue": {"list", "s", "i", "f", "b", "type", "shape", "tensor", "placeholder", "func"},
+                "TensorSliceProto.Extent": {"length"}}
 
 
 def _add_fields(message: descriptor_pb2.DescriptorProto, full_name: str) -> None:

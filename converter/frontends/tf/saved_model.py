@@ -10,7 +10,8 @@ signature's function, whose trailing inputs are those handles. Freezing it here 
 2. find each captured handle's variable: the object graph's `concrete_functions[f]`
    `.bound_inputs` lists the objects a call of `f` captures, in order, and the checkpoint's
    own object graph (`_CHECKPOINTABLE_OBJECT_GRAPH`, same node ids) gives each variable's
-   checkpoint key; TF1 SavedModels (no object graph) name them in their restore ops;
+   checkpoint key; TF1 SavedModels (no object graph) name them in their restore ops,
+   with the slice each part of a partitioned variable restores;
 3. take the signature function's body as the graph (`functions.function_body`: inputs and
    outputs named as TensorFlow's own freezing names them, `x:0` and `Identity:0`), inline
    the calls in it (`functions.inline_calls`), and replace every read of a
@@ -19,11 +20,14 @@ signature's function, whose trailing inputs are those handles. Freezing it here 
 4. a variable a While or If passes to its functions (a Keras RNN's loop body reads its
    kernels so) is passed as its value instead, the functions' reads becoming Identities
    (`functions.ResourceBinder`); the library keeps only the functions loops and conditions
-   still run (`functions.prune_library`).
+   still run (`functions.prune_library`);
+5. a lookup into the parts of a partitioned variable (`tf.nn.embedding_lookup`'s
+   DynamicPartition / Gather per part / ParallelDynamicStitch) becomes one Gather of a
+   constant table (`checkpoint.merge_partitioned_lookups`).
 
-What this cannot do (a captured lookup table, a variable a loop body assigns, sliced
-variables...) raises `UnsupportedSavedModel`; the frontend then freezes through TensorFlow
-(`freeze.py`) and says so in the log.
+What this cannot do (a captured lookup table, a variable a loop body assigns...) raises
+`UnsupportedSavedModel`; the frontend then freezes through TensorFlow (`freeze.py`) and says
+so in the log.
 """
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ from google.protobuf import message, text_format
 
 from ...errors import ModelLoadError, UserInputError
 from .checkpoint import (VARIABLE_OPS, TensorBundle, UnsupportedCheckpoint, freeze_variables,
-                         keys_from_restore_ops, source_of)
+                         merge_partitioned_lookups, restore_sources, saved_value, source_of)
 from .functions import (CALL_OPS, function_body, function_library, inline_calls, op_defs_of,
                         prune_library, restore_default_attrs)
 from .graph_def import input_node_name, split_tensor_name
@@ -84,9 +88,10 @@ def read_saved_model(folder: str | Path, tags=None, signature: str = "serving_de
     if call is not None:  # TF2: the signature's function is the graph
         graph_def, inputs, outputs, keys = _signature_function(meta, call, inputs, outputs,
                                                                bundle, op_defs, folder)
-    else:  # TF1: the main graph, variables named by its restore ops
+        sources = {handle: (key, "") for handle, key in keys.items()}
+    else:  # TF1: the main graph, variables named (and sliced) by its restore ops
         graph_def = meta.graph_def
-        keys = keys_from_restore_ops({node.name: node for node in graph_def.node})
+        sources = restore_sources({node.name: node for node in graph_def.node})
         _keep_needed(graph_def, [split_tensor_name(t)[0] for t in outputs.values()])
     inline_calls(graph_def, op_defs)
     restore_default_attrs(graph_def.node, op_defs)
@@ -94,9 +99,11 @@ def read_saved_model(folder: str | Path, tags=None, signature: str = "serving_de
         restore_default_attrs(function.node_def, op_defs)
     values = {}
     if bundle is not None:
-        values = {handle: bundle.tensor(key) for handle, key in keys.items() if key in bundle}
+        values = {handle: saved_value(bundle, key, spec, str(folder))
+                  for handle, (key, spec) in sources.items() if key in bundle}
     try:
         freeze_variables(graph_def, values, str(folder))
+        merge_partitioned_lookups(graph_def, str(folder))
     except UnsupportedCheckpoint as exc:  # a variable a loop body assigns
         if isinstance(exc, UnsupportedSavedModel):
             raise

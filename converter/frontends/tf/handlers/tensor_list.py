@@ -6,7 +6,9 @@ loop), holding one Output per element, or one stacked tensor [n, ...] it was mad
 that pick an element must be known at conversion time (the counter of an unrolled loop is);
 reading from a stacked list works with any index. Stacking the list at the end gives one
 Concat of the elements. A TensorArray's `flow` tensor carries the list; its handle only
-names it, so reads and writes go by the flow input.
+names it, so reads and writes go by the flow input. A list or TensorArray whose length is only
+known at run time never reaches these handlers: `..control_flow` makes it an OpenVINO Loop's
+input or output (see `run_time_list_op`).
 """
 from __future__ import annotations
 
