@@ -52,12 +52,6 @@ def reported(action):
 
 
 # -- cache paths ----------------------------------------------------------------------------
-def download_targets(cache: Cache, entry: ModelEntry) -> list[Path]:
-    """Where the model's download(s) land in the cache: its archive, or each of its files."""
-    sources = entry.files or (entry,)
-    return [cache.download_dir(source.checksum) / cached_filename(source.url) for source in sources]
-
-
 def source_tree_dir(cache: Cache, entry: ModelEntry) -> Path:
     """The cache folder of the model's source tree: the unpacked archive, or the assembled
     download folder of an Open Model Zoo model."""
@@ -76,11 +70,44 @@ def _tree_lock(cache: Cache, entry: ModelEntry):
     return cache.lock("unpacked", entry.checksum.hexdigest)
 
 
+class Result(NamedTuple):
+    """One result a model's later stages restore or build: the IR of a precision (its cache
+    key) and, when the model is verified, the verdict's task key."""
+
+    precision: str
+    ir_key: str
+    verify_key: str | None
+
+
+def results_cached(cache: Cache, entry: ModelEntry, results: list[Result]) -> bool:
+    """Whether every IR and verdict of `results` is in the cache (here or on the remote), so
+    that nothing before them needs to run: no download, no unpacking, no freezing."""
+    for result in results:
+        record = cache.entry_record("ir", result.ir_key)
+        if record is None:
+            return False
+        if result.verify_key is not None:
+            hashes = [record["files"].get(f"{entry.name}{suffix}", [None, None])[1]
+                      for suffix in (".xml", ".bin")]
+            if None in hashes or not cache.has_entry("verify", verdict_key(entry, result.verify_key, hashes)):
+                return False
+    return True
+
+
+def _needed(cache: Cache, entry: ModelEntry, results: list[Result], stage: str) -> bool:
+    if results and results_cached(cache, entry, results):
+        log.info("%s: its IR and verdicts are in the cache; nothing to %s", entry.label, stage)
+        return False
+    return True
+
+
 # -- stages ---------------------------------------------------------------------------------
 @reported
-def download(cache: Cache, entry: ModelEntry):
+def download(cache: Cache, entry: ModelEntry, results: list[Result] = ()):
     from .download import fetch
 
+    if not _needed(cache, entry, results, "fetch"):
+        return
     if entry.files:
         from .omz.assemble import fetch_files
 
@@ -112,8 +139,9 @@ def unpack_limits(entry: ModelEntry) -> dict:
 
 
 @reported
-def unpack(cache: Cache, entry: ModelEntry):
-    _unpacked_tree(cache, entry)
+def unpack(cache: Cache, entry: ModelEntry, results: list[Result] = ()):
+    if _needed(cache, entry, results, "unpack"):
+        _unpacked_tree(cache, entry)
 
 
 def _read_paths(location: dict) -> list[str]:
@@ -158,8 +186,9 @@ def prepared_entry(cache: Cache, entry: ModelEntry, key: str) -> tuple[Path, Pat
 
 
 @reported
-def prepare(cache: Cache, entry: ModelEntry, key: str):
-    prepared_entry(cache, entry, key)
+def prepare(cache: Cache, entry: ModelEntry, key: str, results: list[Result] = ()):
+    if _needed(cache, entry, results, "prepare"):
+        prepared_entry(cache, entry, key)
 
 
 def _conversion_options(cache: Cache, entry: ModelEntry, prepared: dict, precision: str, output_dir: Path):
@@ -188,11 +217,17 @@ def _ir_entry(cache: Cache, entry: ModelEntry, precision: str, key: str, prepare
     def build(staging: Path) -> None:
         from converter.pipeline import convert_model
 
-        prepared = read_prepared(*prepared_entry(cache, entry, prepare_key))
+        from .summary import source_size
+
+        folder, tree = prepared_entry(cache, entry, prepare_key)
+        prepared = read_prepared(folder, tree)
         started = time.perf_counter()
         convert_model(_conversion_options(cache, entry, prepared, precision, staging))
+        # what the summary shows of the source travels with the IR: a build that restores the
+        # IR from the cache never unpacks the source
         record = {"model": entry.name, "precision": precision, "seconds": round(time.perf_counter() - started, 3),
-                  "flags": json.loads(entry.flags_key())}
+                  "flags": json.loads(entry.flags_key()), "framework": prepared["framework"],
+                  "source_bytes": source_size(tree, prepared["location"])}
         (staging / "convert.json").write_text(json.dumps(record, indent=1, sort_keys=True))
 
     return cache.store_tree("ir", key, build)

@@ -267,6 +267,33 @@ class Cache:
         if self.remote is not None and self.remote.available:
             self.remote.publish(kind, key, final, record)
 
+    def entry_record(self, kind: str, key: str) -> dict | None:
+        """The integrity record of the tree entry `kind/key` when it is here and intact, else
+        when the remote has it (checked when it is fetched); None when neither has it."""
+        from .integrity import read_record
+
+        folder = self.tree_dir(kind, key)
+        if self._intact(folder):
+            return read_record(folder)
+        if self.remote is None or not self.remote.available:
+            return None
+        return self.remote.read_record(kind, key)
+
+    def has_entry(self, kind: str, key: str) -> bool:
+        """Whether the tree entry `kind/key` is here and intact, or on the remote."""
+        if self._intact(self.tree_dir(kind, key)):
+            return True
+        return self.remote is not None and self.remote.available and self.remote.has(kind, key)
+
+    def _intact(self, folder: Path) -> bool:
+        """A local entry that matches its record; checked once per process."""
+        if folder in _INTACT:
+            return folder.is_dir()
+        if folder.is_dir() and check_tree(folder) is None:
+            _INTACT.add(folder)
+            return True
+        return False
+
     def entries(self):
         """Every complete entry here, as (kind, key, folder): downloads, trees of every kind."""
         for kind_dir in sorted(self.root.iterdir()) if self.root.is_dir() else ():
@@ -316,6 +343,10 @@ def _verified_download(folder: Path, checksum: Checksum, origin: str) -> Path | 
                 checksum.algo)
     remove_tree(folder)
     return None
+
+
+# Entries found intact by `Cache._intact` in this process (a build asks once per stage).
+_INTACT: set[Path] = set()
 
 
 class _Miss(Exception):

@@ -69,15 +69,10 @@ def _size(paths: Iterable[Path]) -> int | None:
         return None
 
 
-def _source_bytes(zoo: "ZooTasks", entry: "ModelEntry", prepared: dict | None) -> int | None:
-    """The source model's size as unpacked: the file, the SavedModel folder, or a checkpoint's
-    meta graph and its shards."""
-    if not prepared:
-        return None
-    location = prepared.get("location") or {}
-    from .actions import source_tree_dir
-
-    path = source_tree_dir(zoo.cache, entry) / location.get("path", "")
+def source_size(tree: Path, location: dict) -> int | None:
+    """The source model's size as unpacked in `tree`: the file, the SavedModel folder, or a
+    checkpoint's meta graph and its shards."""
+    path = tree / location.get("path", "")
     if location.get("kind") == "saved_model":
         return _size(p for p in path.rglob("*") if p.is_file())
     if location.get("kind") == "checkpoint" and location.get("checkpoint"):
@@ -86,16 +81,26 @@ def _source_bytes(zoo: "ZooTasks", entry: "ModelEntry", prepared: dict | None) -
     return _size([path])
 
 
+def _source_bytes(zoo: "ZooTasks", entry: "ModelEntry", prepared: dict | None) -> int | None:
+    if not prepared:
+        return None
+    from .actions import source_tree_dir
+
+    return source_size(source_tree_dir(zoo.cache, entry), prepared.get("location") or {})
+
+
 def measure(zoo: "ZooTasks", entry: "ModelEntry", precision: str, row: Row) -> Row:
     """Fill `row`'s figures from what the build left: outputs, verify.json, cache entries."""
     folder = zoo.output_dir(entry, precision)
     prepared = _read_json(zoo.prepared_dir(entry) / "prepared.json")
     converted = _read_json(zoo.cache.tree_dir("ir", zoo.ir_key(entry, precision)) / "convert.json")
     report = _read_json(folder / "verify.json") or {}
-    row.framework = report.get("framework") or (prepared or {}).get("framework") or entry.framework
-    row.source_bytes = _source_bytes(zoo, entry, prepared)
+    converted = converted or {}
+    row.framework = report.get("framework") or converted.get("framework") or \
+        (prepared or {}).get("framework") or entry.framework
+    row.source_bytes = converted.get("source_bytes") or _source_bytes(zoo, entry, prepared)
     row.ir_bytes = _size(Path(p) for p in zoo.ir_files(entry, precision))
-    row.convert_seconds = (converted or {}).get("seconds")
+    row.convert_seconds = converted.get("seconds")
     row.max_rel_error = report.get("max_rel_error")
     row.tolerance = report.get("tolerance")
     row.latency_ms = report.get("latency_ms")

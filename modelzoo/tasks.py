@@ -39,9 +39,7 @@ class ZooTasks:
         self.cache = Cache(self.manifest.cache_dir, remote=remote_for(self.manifest.remote_cache))
         self._prepare_keys: dict[str, str] = {}  # by model name: keys are asked for per stage
         self._flags_keys: dict[str, str] = {}
-        self._download_paths: dict[str, Path] = {}
         self._ir_files: dict[tuple[str, str], list[str]] = {}
-        self._owners: dict[str, dict[str, str]] = {}  # stage -> cache path -> model declaring it
         self.keys = ContentKeys()  # the content key of every task, and its up-to-date check
 
     def hold_run_lock(self) -> None:
@@ -64,12 +62,6 @@ class ZooTasks:
         self._run_lock = handle  # keep it open: the lock lives as long as this object
 
     # -- paths and keys -------------------------------------------------------------------
-    def download_paths(self, entry: ModelEntry) -> list[Path]:
-        paths = self._download_paths.get(entry.name)
-        if paths is None:
-            paths = self._download_paths[entry.name] = actions.download_targets(self.cache, entry)
-        return paths
-
     def prepare_key(self, entry: ModelEntry) -> str:
         # Asked for by four stages of every model: parse its flags once (the no-op path).
         key = self._prepare_keys.get(entry.name)
@@ -147,43 +139,36 @@ class ZooTasks:
         whose description is unusable (their convert task fails, saying why)."""
         return [entry for entry in self.models if not entry.skip and not entry.error]
 
-    def claim(self, stage: str, entry: ModelEntry, paths: list[Path]) -> tuple[list[Path], list[str]]:
-        """(the cache paths this model's `stage` task declares as targets, the tasks it waits
-        for). Models that share a file, an archive or a prepared entry (same content key)
-        share one cache entry; doit allows a target to only one task, so the first model to
-        ask declares it and the others depend on that model's task."""
-        owners = self._owners.setdefault(stage, {})
-        mine, waits = [], set()
-        for path in paths:
-            owner = owners.setdefault(str(path), entry.name)
-            if owner == entry.name:
-                mine.append(path)
-            else:
-                waits.add(f"{stage}:{owner}")
-        return mine, sorted(waits)
+    def results(self, entry: ModelEntry) -> list[actions.Result]:
+        """What the model's convert and verify tasks will restore or build, per precision: the
+        download, unpack and prepare actions skip their work when all of it is in the cache."""
+        return [actions.Result(precision, self.ir_key(entry, precision),
+                               self.verify_key(entry, precision) if entry.verify else None)
+                for precision in entry.precisions]
 
+    # The earlier stages declare no cache paths as targets or file dependencies: their entries
+    # are content-addressed, so each task's content key says all doit needs to know, and a
+    # stage whose work is not needed (its model's IR and verdicts are in the cache already, as
+    # on a fresh clone with a remote cache) can leave its entry out.
     def download(self):
         for entry in self.built:
             urls = [source.url for source in entry.files or (entry,)]
-            targets, waits = self.claim("download", entry, self.download_paths(entry))
-            yield {"name": entry.name, "actions": [(actions.download, [self.cache, entry])],
-                   "targets": targets, "task_dep": waits,
+            yield {"name": entry.name, "actions": [(actions.download, [self.cache, entry, self.results(entry)])],
                    "uptodate": [self.keys.check(f"download:{entry.name}", digest(entry.source_key, urls))],
                    "doc": f"fetch {', '.join(urls)}", "verbosity": 2, "meta": WORKER}
 
     def unpack(self):
         for entry in self.built:
-            targets, waits = self.claim("unpack", entry, [actions.source_tree_dir(self.cache, entry)])
-            yield {"name": entry.name, "actions": [(actions.unpack, [self.cache, entry])],
-                   "file_dep": self.download_paths(entry), "targets": targets, "task_dep": waits,
-                   "meta": WORKER}
+            key = digest("unpack", entry.source_key, actions.unpack_limits(entry))
+            yield {"name": entry.name, "actions": [(actions.unpack, [self.cache, entry, self.results(entry)])],
+                   "task_dep": [f"download:{entry.name}"],
+                   "uptodate": [self.keys.check(f"unpack:{entry.name}", key)], "meta": WORKER}
 
     def prepare(self):
         for entry in self.built:
-            folder = self.prepared_dir(entry)
-            targets, waits = self.claim("prepare", entry, [folder / "prepared.json"])
-            yield {"name": entry.name, "actions": [(actions.prepare, [self.cache, entry, self.prepare_key(entry)])],
-                   "task_dep": [f"unpack:{entry.name}", *waits], "targets": targets,
+            yield {"name": entry.name,
+                   "actions": [(actions.prepare, [self.cache, entry, self.prepare_key(entry), self.results(entry)])],
+                   "task_dep": [f"unpack:{entry.name}"],
                    "uptodate": [self.keys.check(f"prepare:{entry.name}", self.prepare_key(entry))],
                    "meta": WORKER}
 
@@ -202,8 +187,7 @@ class ZooTasks:
                 yield {"name": f"{entry.name}-{precision}",
                        "actions": [(actions.convert, [self.cache, entry, precision, key,
                                                       self.prepare_key(entry), self.output_dir(entry, precision)])],
-                       "file_dep": [self.prepared_dir(entry) / "prepared.json"],
-                       "task_dep": [f"unpack:{entry.name}"],
+                       "task_dep": [f"prepare:{entry.name}"],
                        "targets": self.ir_files(entry, precision),
                        "uptodate": [self.keys.check(f"convert:{entry.name}-{precision}", key)],
                        "clean": [(actions.clean_outputs, [self.ir_files(entry, precision)])],
