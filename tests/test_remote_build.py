@@ -67,6 +67,9 @@ def test_a_second_machine_restores_everything_from_s3(tmp_path, local_zoo, s3):
         assert (second.parent / f"ir/{name}/FP32/verify.json").read_bytes() == \
             (first.parent / f"ir/{name}/FP32/verify.json").read_bytes()
     assert cache_problems(second.parent / "cache") == []
+    # only what the outputs need came over: no archive, no unpacked tree, no prepared model
+    fetched = {p.name for p in (second.parent / "cache").iterdir()} - {"locks"}
+    assert fetched == {"ir", "verify"}, fetched
     again = run_doit("convert", manifest=second)
     assert again.code == 0 and again.executed("convert:") == set()
 
