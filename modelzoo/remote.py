@@ -45,6 +45,10 @@ _S3_OPTIONS = {"config_kwargs": {"connect_timeout": 5, "read_timeout": 60,
                                  "retries": {"max_attempts": 2, "mode": "standard"}}}
 
 
+class _Unreadable(Exception):
+    """A record that is not a well-formed integrity record."""
+
+
 class RemoteUnavailable(Exception):
     """The remote failed; the cache goes on without it (see `RemoteCache.degrade`)."""
 
@@ -55,7 +59,9 @@ class _Connection:
 
     def __init__(self, fs, root: str) -> None:
         self.fs, self.root = fs, root
-        self.failure: str | None = None
+        # records read, by (kind, key): an entry's key names its content, so a record read once
+        # serves the stages that ask again (a damaged entry is forgotten when it is rejected)
+        self.records: dict[tuple[str, str], dict] = {}
 
 
 # (process id, url) -> its connection: every task a process runs shares one client and one
@@ -142,16 +148,28 @@ class RemoteCache:
         damaged, or the remote unavailable), with `staging` then left empty."""
         return bool(self._guarded(self._fetch, kind, key, Path(staging), keep_record, default=False))
 
+    def _record(self, kind: str, key: str) -> dict | None:
+        """The entry's record (None when there is none); `_Unreadable` when it is malformed."""
+        known = self._connection().records
+        if (kind, key) not in known:
+            try:
+                text = self._open().cat_file(f"{self.entry_path(kind, key)}/{RECORD}")
+            except FileNotFoundError:
+                return None
+            record = parse_record(text)
+            if record is None:
+                raise _Unreadable
+            known[(kind, key)] = record
+        return known[(kind, key)]
+
     def _fetch(self, kind: str, key: str, staging: Path, keep_record: bool) -> bool:
         fs = self._open()
-        record_path = f"{self.entry_path(kind, key)}/{RECORD}"
         try:
-            text = fs.cat_file(record_path)
-        except FileNotFoundError:
-            return False
-        record = parse_record(text)
-        if record is None:
+            record = self._record(kind, key)
+        except _Unreadable:
             return self._reject(kind, key, staging, "its record is not readable")
+        if record is None:
+            return False
         names = sorted(record["files"])
         targets = [staging / name for name in names]
         for target in targets:
@@ -180,6 +198,7 @@ class RemoteCache:
         """A damaged remote entry: log it, delete its record (it is rebuilt and uploaded
         again), leave `staging` empty, and report a miss."""
         log.warning("remote cache entry %s/%s is damaged (%s); rebuilding it", kind, key, problem)
+        self._connection().records.pop((kind, key), None)
         try:
             self._open().rm_file(f"{self.entry_path(kind, key)}/{RECORD}")
         except FileNotFoundError:
@@ -194,8 +213,7 @@ class RemoteCache:
             pass
 
     def has(self, kind: str, key: str) -> bool:
-        return bool(self._guarded(lambda: self._open().exists(f"{self.entry_path(kind, key)}/{RECORD}"),
-                                  default=False))
+        return self.read_record(kind, key) is not None
 
     # -- writing ----------------------------------------------------------------------------
     def publish(self, kind: str, key: str, folder: Path, record: dict | None = None) -> bool:
@@ -216,6 +234,7 @@ class RemoteCache:
             for remote, local in blobs.items():
                 self._put_whole(remote, local=local)
         self._put_whole(f"{self.entry_path(kind, key)}/{RECORD}", data=record_text(record).encode())
+        self._connection().records[(kind, key)] = record
         return True
 
     def _put_whole(self, remote: str, *, local: str | None = None, data: bytes | None = None) -> None:
@@ -264,10 +283,11 @@ class RemoteCache:
         return found
 
     def read_record(self, kind: str, key: str) -> dict | None:
+        """The entry's record, or None when it is absent, malformed or the remote unavailable."""
         def read():
             try:
-                return parse_record(self._open().cat_file(f"{self.entry_path(kind, key)}/{RECORD}"))
-            except FileNotFoundError:
+                return self._record(kind, key)
+            except _Unreadable:
                 return None
         return self._guarded(read)
 

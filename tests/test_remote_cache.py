@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from modelzoo import remote as remote_module
 from modelzoo.cache import Cache
 from modelzoo.integrity import RECORD, check_tree
 from modelzoo.remote import RemoteCache, remote_for
@@ -29,6 +30,13 @@ def remote_url(request, tmp_path, monkeypatch) -> str:
         return (tmp_path / "shared").as_uri()
     server = request.getfixturevalue("s3")
     return server.new_bucket()
+
+
+def machine(root: Path, url: str) -> Cache:
+    """A cache on another machine: a process that has read nothing from the remote yet."""
+    remote_module._CONNECTIONS.clear()
+    remote_module._FAILED.clear()
+    return Cache(root, remote=RemoteCache(url))
 
 
 def build_ir(files: dict[str, bytes]):
@@ -53,7 +61,7 @@ def test_an_entry_built_on_one_machine_is_restored_on_another(tmp_path, remote_u
     first.store_tree("ir", KEY, build)
     assert len(build.calls) == 1
 
-    second = Cache(tmp_path / "second", remote=RemoteCache(remote_url))
+    second = machine(tmp_path / "second", remote_url)
     rebuild = build_ir({"model.xml": b"other"})
     folder = second.store_tree("ir", KEY, rebuild)
     assert rebuild.calls == []  # fetched, not built
@@ -65,7 +73,7 @@ def test_an_entry_built_on_one_machine_is_restored_on_another(tmp_path, remote_u
 
 def test_lookup_fetches_a_missing_entry_and_misses_cleanly(tmp_path, remote_url):
     Cache(tmp_path / "first", remote=RemoteCache(remote_url)).store_tree("ir", KEY, build_ir(IR_FILES))
-    second = Cache(tmp_path / "second", remote=RemoteCache(remote_url))
+    second = machine(tmp_path / "second", remote_url)
     assert second.lookup_ir(KEY) is not None
     assert second.lookup_ir("cd" * 16) is None
     assert not any(".staging-" in p.name for p in (tmp_path / "second").rglob("*"))
@@ -81,7 +89,7 @@ def test_downloads_travel_with_their_checksum(tmp_path, remote_url):
     part.write_bytes(ARCHIVE)
     first.store_download(checksum, part, "model.tar.gz")
 
-    second = Cache(tmp_path / "second", remote=RemoteCache(remote_url))
+    second = machine(tmp_path / "second", remote_url)
     found = second.lookup_download(checksum)
     assert found is not None and found.name == "model.tar.gz" and found.read_bytes() == ARCHIVE
 
@@ -93,7 +101,7 @@ def test_a_damaged_remote_file_is_detected_rebuilt_and_uploaded_again(tmp_path, 
     bin_blob = remote.blob_path(record["files"]["model.bin"][1])
     remote._open().pipe_file(bin_blob, b"\0" * len(IR_FILES["model.bin"]))  # same size, other bytes
 
-    second = Cache(tmp_path / "second", remote=RemoteCache(remote_url))
+    second = machine(tmp_path / "second", remote_url)
     rebuild = build_ir(IR_FILES)
     with caplog.at_level(logging.WARNING, logger="modelzoo"):
         folder = second.store_tree("ir", KEY, rebuild)
@@ -101,7 +109,7 @@ def test_a_damaged_remote_file_is_detected_rebuilt_and_uploaded_again(tmp_path, 
     assert "is damaged (model.bin does not match its record)" in caplog.text
     assert (folder / "model.bin").read_bytes() == IR_FILES["model.bin"]
 
-    third = Cache(tmp_path / "third", remote=RemoteCache(remote_url))
+    third = machine(tmp_path / "third", remote_url)
     never = build_ir({})
     assert (third.store_tree("ir", KEY, never) / "model.bin").read_bytes() == IR_FILES["model.bin"]
     assert never.calls == [], "the rebuilt entry was uploaded again, whole"
@@ -112,7 +120,7 @@ def test_an_entry_without_its_record_is_not_there(tmp_path, remote_url):
     remote = RemoteCache(remote_url)
     Cache(tmp_path / "first", remote=remote).store_tree("ir", KEY, build_ir(IR_FILES))
     remote._open().rm_file(f"{remote.entry_path('ir', KEY)}/{RECORD}")
-    second = Cache(tmp_path / "second", remote=RemoteCache(remote_url))
+    second = machine(tmp_path / "second", remote_url)
     rebuild = build_ir(IR_FILES)
     second.store_tree("ir", KEY, rebuild)
     assert len(rebuild.calls) == 1
@@ -125,7 +133,7 @@ def test_a_record_that_names_paths_outside_its_entry_is_refused(tmp_path, remote
     record = json.loads(remote._open().cat_file(record_path))
     record["files"]["../../escaped"] = record["files"].pop("model.xml")
     remote._open().pipe_file(record_path, json.dumps(record).encode())
-    second = Cache(tmp_path / "second", remote=RemoteCache(remote_url))
+    second = machine(tmp_path / "second", remote_url)
     rebuild = build_ir(IR_FILES)
     with caplog.at_level(logging.WARNING, logger="modelzoo"):
         second.store_tree("ir", KEY, rebuild)
@@ -153,7 +161,7 @@ def test_concurrent_uploads_of_one_entry_leave_a_whole_entry(tmp_path, remote_ur
     for worker in workers:
         worker.join(120)
         assert worker.exitcode == 0
-    reader = Cache(tmp_path / "reader", remote=RemoteCache(remote_url))
+    reader = machine(tmp_path / "reader", remote_url)
     never = build_ir({})
     folder = reader.store_tree("ir", KEY, never)
     assert never.calls == []
@@ -243,5 +251,5 @@ def test_collect_drops_old_unneeded_entries_and_their_files(tmp_path, remote_url
     entries, blobs = remote.collect(live={("ir", "ab" * 16)}, keep_days=0)
     assert (entries, blobs) == (1, 1)
     assert set(remote.records()) == {("ir", "ab" * 16)}
-    fresh = Cache(tmp_path / "fresh", remote=RemoteCache(remote_url))
+    fresh = machine(tmp_path / "fresh", remote_url)
     assert fresh.lookup_ir("ab" * 16) is not None and fresh.lookup_ir("cd" * 16) is None
