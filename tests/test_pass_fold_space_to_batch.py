@@ -1,6 +1,8 @@
 """The fold_space_to_batch pass: TF1's dilated convolutions (SpaceToBatchND -> Conv2D or
 DepthwiseConv2dNative -> BatchToSpaceND) become one dilated Convolution, matching TensorFlow;
-and on built graphs, the outputs before and after the pass agree and what does not fold stays."""
+and on built graphs, the outputs before and after the pass agree and what does not fold stays.
+The 1-D form (Keras' dilated Conv1D: a rank-3 SpaceToBatchND around a Conv2D of a unit axis,
+with causal padding's Pad in front) folds too."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -156,3 +158,96 @@ def test_keras_dilated_convolutions_fold(tf, tmp_path):
     assert counts["SpaceToBatch"] == 0 and counts["BatchToSpace"] == 0, counts
     assert counts["Convolution"] == 2 and counts["GroupConvolution"] == 1, counts
     assert counts["Transpose"] == 2, counts
+
+
+# -- the 1-D form: a dilated Conv1D, run by TensorFlow as a 2-D convolution of a unit axis -----
+
+def trio_1d(pads=(2, 2), padded: float | None = None) -> Graph:
+    """x [1,10,3] (NWC) -> [Pad 4 steps in front, of `padded`] -> SpaceToBatch (block 2) ->
+    Unsqueeze 1 -> Transpose to NCHW -> Convolution 1x3 -> Transpose back -> Squeeze 1 ->
+    BatchToSpace, as the TensorFlow frontend translates a dilated Conv1D."""
+    g = Graph()
+    x = g.parameter("x", (1, 10, 3), "f32")
+    ints = lambda v: g.const(np.asarray(v, dtype=np.int64))  # noqa: E731
+    data = x
+    if padded is not None:
+        data = g.op("Pad", x, ints([0, 4, 0]), ints([0, 0, 0]),
+                    g.const(np.asarray(padded, dtype=np.float32)), name="pad",
+                    pad_mode="constant")
+    blocks = ints([1, 2, 1])
+    s2b = g.op("SpaceToBatch", data, blocks, ints([0, pads[0], 0]), ints([0, pads[1], 0]),
+               name="s2b")
+    wide = g.op("Unsqueeze", s2b, ints([1]), name="expand")
+    nchw = g.op("Transpose", wide, ints([0, 3, 1, 2]), name="to_nchw")
+    conv = g.op("Convolution", nchw, g.const(rng_input((4, 3, 1, 3), seed=1)), name="conv",
+                strides=[1, 1], dilations=[1, 1], pads_begin=[0, 0], pads_end=[0, 0],
+                auto_pad="explicit")
+    nhwc = g.op("Transpose", conv, ints([0, 2, 3, 1]), name="to_nhwc")
+    narrow = g.op("Squeeze", nhwc, ints([-3]), name="squeeze")  # the same axis, counted back
+    g.result(g.op("BatchToSpace", narrow, blocks, ints([0, 0, 0]), ints([0, 0, 0]), name="b2s"),
+             "y")
+    return g
+
+
+def folded_conv(graph: Graph):
+    (conv,) = [n for n in graph.nodes() if n.op == "Convolution"]
+    return conv
+
+
+@pytest.mark.parametrize("case", ["same", "causal_pad", "non_zero_pad"])
+def test_built_1d_trio_folds_into_one_dilated_convolution(tmp_path, case):
+    """Same padding (pads in SpaceToBatch), causal (a zero Pad in front, folded too) and a Pad
+    of ones (it stays: the convolution pads with zeros); the numbers do not change."""
+    graph = {"same": lambda: trio_1d(),
+             "causal_pad": lambda: trio_1d(pads=(0, 0), padded=0.0),
+             "non_zero_pad": lambda: trio_1d(pads=(0, 0), padded=1.0)}[case]()
+    before = snapshot(graph)
+    assert fold_space_to_batch.run(graph) == 1
+    graph.infer_shapes()
+    counts = op_counts(graph)
+    assert counts["SpaceToBatch"] == counts["BatchToSpace"] == 0, counts
+    assert counts["Unsqueeze"] == counts["Squeeze"] == 1, counts
+    assert counts["Pad"] == (1 if case == "non_zero_pad" else 0), counts
+    conv = folded_conv(graph)
+    assert conv.attrs["dilations"] == [1, 2]
+    want_begin = {"same": 2, "causal_pad": 4, "non_zero_pad": 0}[case]
+    want_end = 2 if case == "same" else 0
+    assert (conv.attrs["pads_begin"], conv.attrs["pads_end"]) == ([0, want_begin], [0, want_end])
+    assert conv.outputs[0].shape == (1, 4, 1, 10)
+    feeds = {"x": rng_input((1, 10, 3), seed=4)}
+    want = run_graph(before, tmp_path / "before", feeds)["y"]
+    got = run_graph(graph, tmp_path / "after", feeds)["y"]
+    assert got.shape == want.shape == (1, 10, 4)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_1d_trio_with_a_mismatched_unit_axis_stays():
+    """The Squeeze removes another axis than the Unsqueeze added: not the Conv1D pattern."""
+    graph = trio_1d()
+    squeeze = next(n for n in graph.nodes() if n.op == "Squeeze")
+    squeeze.inputs[1] = graph.const(np.asarray([0], dtype=np.int64))  # the batch of one
+    counts = op_counts(graph)
+    assert fold_space_to_batch.run(graph) == 0
+    assert op_counts(graph) == counts
+
+
+@pytest.mark.parametrize("padding", ["same", "causal", "valid"])
+def test_keras_dilated_conv1d_folds_and_matches_tensorflow(tf, tmp_path, padding):
+    """Keras' Conv1D(dilation_rate=2): ExpandDims -> SpaceToBatchND -> Conv2D ->
+    BatchToSpaceND -> Squeeze (causal: a Pad in front) becomes one dilated Convolution; a
+    dynamic batch; then a second causal layer of rate 4, as temporal convolution nets stack
+    them."""
+    from tf_support import compare
+
+    layers = tf.keras.layers
+    pb, output = frozen_keras(tmp_path, [layers.Conv1D(4, 3, padding=padding, dilation_rate=2,
+                                                       activation="relu"),
+                                         layers.Conv1D(3, 2, padding="causal", dilation_rate=4)],
+                              (16, 3))
+    xml = compare(tmp_path, pb, {"x": random([2, 16, 3], seed=6)}, [output], atol=1e-4)
+    counts = ir_counts(xml)
+    assert counts["SpaceToBatch"] == 0 and counts["BatchToSpace"] == 0, counts
+    assert counts["Pad"] == 0 and counts["Convolution"] == 2, counts
+    dilations = [layer.find("data").get("dilations") for layer in ir_layers(xml)
+                 if layer.get("type") == "Convolution"]
+    assert sorted(dilations) == ["1, 2", "1, 4"], dilations

@@ -35,6 +35,7 @@ def load(options: ConversionOptions) -> Graph:
                              "or --input_meta_graph")
     graph_def = read_graph_def(options.input_model, options.input_model_is_text)
     _inline_function_calls(graph_def)
+    _merge_partitioned_lookups(graph_def, str(options.input_model), options.output)
     if _ssd_requested(options):
         return _convert_ssd(graph_def, options)
     # A graph frozen from a SavedModel ahead of time (the pipeline's prepare stage) keeps its
@@ -58,6 +59,45 @@ def _inline_function_calls(graph_def) -> None:
         count = inline_calls(graph_def)
         if count:
             log.info("inlined %d function call(s) of the frozen graph", count)
+
+
+def _merge_partitioned_lookups(graph_def, where: str, outputs) -> None:
+    """Lookups into a partitioned embedding table that was frozen (DynamicPartition, a Gather
+    per part, ParallelDynamicStitch) become one Gather of the whole table, as the SavedModel
+    and checkpoint readers do: the partition ops have no handler. What only the old lookup
+    read is dropped, all that the graph's sinks and the `outputs` asked for kept."""
+    from .checkpoint import UnsupportedCheckpoint, merge_partitioned_lookups
+    from .graph_def import find_sinks, split_tensor_name
+
+    roots = find_sinks(graph_def.node) + [split_tensor_name(name)[0] for name in outputs]
+    try:
+        count = merge_partitioned_lookups(graph_def, where)
+    except UnsupportedCheckpoint as exc:
+        raise UserInputError(f"{exc}; a lookup into a partitioned table converts only when "
+                             f"the ops routing each id to its part depend on the id alone "
+                             f"(as tf.nn.embedding_lookup's 'mod' and 'div' strategies do)"
+                             ) from None
+    if count:
+        _drop_nodes_outside(graph_def, roots)
+        log.info("merged %d lookup(s) into partitioned tables into one Gather each", count)
+
+
+def _drop_nodes_outside(graph_def, roots: list[str]) -> None:
+    """Drop, in place, the nodes that `roots` do not depend on (the partitioning and per-part
+    Gathers a merged lookup left behind, which would otherwise be taken for outputs)."""
+    from .graph_def import input_node_name
+
+    nodes = {node.name: node for node in graph_def.node}
+    needed, stack = set(), [name for name in roots if name in nodes]
+    while stack:
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack.extend(input_node_name(ref) for ref in nodes[name].input
+                         if input_node_name(ref) in nodes)
+    for index in reversed(range(len(graph_def.node))):
+        if graph_def.node[index].name not in needed:
+            del graph_def.node[index]
 
 
 def _looks_like_object_detection_api(graph_def) -> bool:

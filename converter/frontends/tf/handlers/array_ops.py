@@ -176,6 +176,61 @@ def clip_by_value(ctx: TFNodeContext):
     return binary(ctx.graph, "Minimum", floor, ctx.input(2), ctx.name)
 
 
+@registry.register("MatrixBandPart")
+def matrix_band_part(ctx: TFNodeContext):
+    """input, num_lower, num_upper: entry [..., m, n] is kept where (num_lower < 0 or
+    m - n <= num_lower) and (num_upper < 0 or n - m <= num_upper), else it is zero. The band
+    of the last two axes is built from two Ranges (a constant when the shape and bounds are
+    known, so constant folding leaves one mask) and broadcast over the batch axes; the bounds
+    may be run-time inputs, -1 keeping every diagonal on that side."""
+    data = ctx.input(0)
+    if data.rank is not None and data.rank < 2:
+        raise ctx.error(f"its input must have rank 2 or more, not {data.rank}")
+    rows, columns = (_matrix_axis_range(ctx, data, axis) for axis in (-2, -1))
+    rows = ctx.graph.op("Unsqueeze", rows, ctx.ints([1]), name=f"{ctx.name}/rows")
+    offset = binary(ctx.graph, "Subtract", rows, columns, f"{ctx.name}/offset")  # m - n
+    above = ctx.graph.op("Negative", offset, name=f"{ctx.name}/offset_above")  # n - m
+    band = [_within_bound(ctx, distance, index, side) for distance, index, side
+            in ((offset, 1, "lower"), (above, 2, "upper"))]
+    band = [mask for mask in band if mask is not None]
+    if not band:  # both bounds constant and negative: every entry is kept
+        return data
+    mask = band[0] if len(band) == 1 else binary(ctx.graph, "LogicalAnd", *band,
+                                                 f"{ctx.name}/band")
+    zero = ctx.const(np.zeros((), dtype=to_numpy(data.element_type)))
+    return select(ctx.graph, mask, data, zero, ctx.name)
+
+
+def _matrix_axis_range(ctx: TFNodeContext, data: Output, axis: int) -> Output:
+    """0, 1, ... along one of the last two axes of `data` (its length static or run-time)."""
+    length = data.shape[axis] if data.shape is not None else -1
+    if length == -1:
+        if data.rank is None:
+            raise ctx.error("its input's rank must be known")
+        shape = ctx.helper("ShapeOf", data, suffix=f"shape{axis}", output_type="i64")
+        length = ctx.graph.op("Gather", shape, ctx.ints(data.rank + axis), ctx.ints(0),
+                              name=f"{ctx.name}/length{axis}", batch_dims=0)
+    else:
+        length = ctx.ints(length)
+    return ctx.graph.op("Range", ctx.ints(0), length, ctx.ints(1),
+                        name=f"{ctx.name}/range{axis}", output_type="i64")
+
+
+def _within_bound(ctx: TFNodeContext, distance: Output, index: int, side: str) -> Output | None:
+    """Where `distance` (from the diagonal, on one side) is at most the bound input `index`,
+    or everywhere when that bound is negative; None when a constant bound keeps every entry."""
+    value = ctx.const_value(index)
+    if value is not None:
+        bound = int(np.ravel(value)[0])
+        if bound < 0:
+            return None
+        return binary(ctx.graph, "LessEqual", distance, ctx.ints(bound), f"{ctx.name}/{side}")
+    bound = ctx.helper("Convert", ctx.input(index), suffix=f"num_{side}", destination_type="i64")
+    near = binary(ctx.graph, "LessEqual", distance, bound, f"{ctx.name}/{side}_near")
+    keep_all = binary(ctx.graph, "Less", bound, ctx.ints(0), f"{ctx.name}/{side}_all")
+    return binary(ctx.graph, "LogicalOr", near, keep_all, f"{ctx.name}/{side}")
+
+
 # -- ranking ------------------------------------------------------------------------------------
 
 def _top_k(ctx: TFNodeContext, data: Output, k: Output, axis: int, mode: str, index_type: str,
