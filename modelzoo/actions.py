@@ -192,22 +192,23 @@ def prepare(cache: Cache, entry: ModelEntry, key: str, results: list[Result] = (
 
 
 def _conversion_options(cache: Cache, entry: ModelEntry, prepared: dict, precision: str, output_dir: Path):
+    """The converter's options for one precision: the manifest's flags, and where the model is
+    as `prepare` recorded it (a file by --input_model, a SavedModel by --saved_model_dir, a
+    checkpoint by --input_meta_graph and --input_checkpoint, read from the unpacked tree). A
+    SavedModel's IR outputs carry its signature's output names, as the verifier matches them,
+    and --output may use those names: the converter's SavedModel reader sees to both."""
     from converter.options import ConversionOptions
 
+    from .prepare import MODEL_FLAGS
+
     flags = dict(entry.flags)
-    flags.update(input_model=prepared["input_model"], output_dir=str(output_dir), model_name=entry.name,
+    flags.update({flag: prepared[flag] for flag in MODEL_FLAGS if prepared.get(flag)})
+    flags.update(output_dir=str(output_dir), model_name=entry.name,
                  data_type=precision, framework=prepared["framework"],
                  input_model_is_text=prepared["input_model_is_text"] or None)
     if prepared.get("pipeline_config") and "tensorflow_object_detection_api_pipeline_config" not in flags:
         flags["tensorflow_object_detection_api_pipeline_config"] = prepared["pipeline_config"]
-    options = ConversionOptions.from_flags(flags)
-    signature_outputs = prepared.get("outputs") or {}
-    if prepared["location"]["kind"] != "saved_model" or not signature_outputs:
-        return options
-    # The frozen SavedModel's outputs keep their signature names (as converting the SavedModel
-    # itself gives them), and --output may use those names.
-    return options.replace(output=tuple(signature_outputs.get(name, name) for name in options.output),
-                           extra={"output_aliases": {tensor: name for name, tensor in signature_outputs.items()}})
+    return ConversionOptions.from_flags(flags)
 
 
 def _ir_entry(cache: Cache, entry: ModelEntry, precision: str, key: str, prepare_key: str) -> Path:

@@ -1,19 +1,27 @@
-"""Prepare stage: find the model inside an unpacked archive and make it convertible.
+"""Prepare stage: find the model inside an unpacked archive and record how to convert it.
 
 An archive may hold an ONNX file, a frozen GraphDef, a SavedModel folder, a checkpoint with
-its meta graph or a Keras file (.keras, .h5: saved as a SavedModel first), and (from the TF
-Object Detection API zoo) a `pipeline.config`. `locate_model`
-finds them (or checks the manifest's `model` key); `prepare_model` freezes a SavedModel or a
-checkpoint into a GraphDef once, so that every precision converts from the same frozen bytes
-without importing TensorFlow again. The result is described by a small JSON document.
+its meta graph or a Keras file (.keras, .h5), and (from the TF Object Detection API zoo) a
+`pipeline.config`. `locate_model` finds them (or checks the manifest's `model` key);
+`prepare_model` writes `prepared.json`: where the model is and which converter flags read it.
+
+Most models are converted from where they lie in the unpacked tree: the converter reads
+SavedModels and checkpoints itself (TensorFlow only as its fallback, said in the log), so
+preparing them imports nothing heavy. Two kinds are written into the prepared folder instead:
+a Keras file is saved as a SavedModel (loading Keras needs TensorFlow), and an Object Detection
+API checkpoint is frozen by our checkpoint reader into `frozen.pb` (the converter's detection
+path, chosen by the pipeline.config, reads a graph, not a checkpoint).
 """
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import PipelineError
+
+log = logging.getLogger(__name__)
 
 SKIP_PARTS = {"variables", "__MACOSX"}
 # What an Object Detection API export computes (its exporter's names): the outputs of a
@@ -139,41 +147,67 @@ def _pipeline_config(tree: Path, model: Path) -> str | None:
         folder = folder.parent
 
 
+# The converter flags that say where the model is; prepared.json gives each as a path relative
+# to the unpacked tree or to the prepared folder ({"in": "tree" | "prepared", "path": ...}).
+MODEL_FLAGS = ("input_model", "saved_model_dir", "input_meta_graph", "input_checkpoint")
+# Where a Keras file's SavedModel and a detection checkpoint's frozen graph go, in the prepared
+# folder.
+KERAS_EXPORT = "saved_model"
+FROZEN_DETECTOR = "frozen.pb"
+
+
 def prepare_model(tree: Path, location: ModelLocation, outputs: tuple[str, ...], staging: Path,
                   tags: tuple[str, ...] = ()) -> dict:
     """Write what conversion needs into `staging`; return the description (also prepared.json).
 
-    ONNX files and frozen graphs are used where they lie in the unpacked tree; a SavedModel or a
-    checkpoint is frozen here into `staging/frozen.pb` (a SavedModel's meta graph chosen by
-    `tags`, mo's --saved_model_tags; "serve" when empty)."""
+    `outputs` are what to freeze a detector's checkpoint to (see `model_outputs`); `tags` (mo's
+    --saved_model_tags) are passed to the converter as a flag, not used here. Paths are kept
+    relative (to the unpacked tree, or to the prepared folder) so that a cache restored
+    elsewhere still resolves."""
     tree = Path(tree)
     info = {"location": asdict(location), "framework": location.framework,
             "input_model_is_text": location.kind == "text", "inputs": None, "outputs": None}
-    # Paths are kept relative (to the unpacked tree, or to the prepared folder) so that a cache
-    # restored elsewhere still resolves.
     if location.kind in ("onnx", "frozen", "text"):
-        info["input_model"] = {"in": "tree", "path": location.path}
+        info["input_model"] = _in_tree(location.path)
+    elif location.kind == "saved_model":
+        info["saved_model_dir"] = _in_tree(location.path)
+    elif location.kind == "keras":
+        keras_to_saved_model(tree / location.path, staging / KERAS_EXPORT)
+        info["saved_model_dir"] = _in_prepared(KERAS_EXPORT)
+    elif location.pipeline_config:
+        frozen = _freeze_detector_checkpoint(tree, location, outputs)
+        (staging / FROZEN_DETECTOR).write_bytes(frozen.graph_def)
+        info["input_model"] = _in_prepared(FROZEN_DETECTOR)
+        info["inputs"], info["outputs"] = dict(frozen.inputs), dict(frozen.outputs)
     else:
-        frozen = _freeze(tree, location, outputs, tags, staging)
-        (staging / "frozen.pb").write_bytes(frozen.graph_def)
-        info["input_model"] = {"in": "prepared", "path": "frozen.pb"}
-        info["inputs"] = dict(getattr(frozen, "inputs", {}) or {})
-        info["outputs"] = dict(frozen.outputs)
+        info["input_meta_graph"] = _in_tree(location.path)
+        info["input_checkpoint"] = _in_tree(location.checkpoint)
     (staging / "prepared.json").write_text(json.dumps(info, indent=1, sort_keys=True))
     return info
 
 
-def _freeze(tree: Path, location: ModelLocation, outputs: tuple[str, ...], tags: tuple[str, ...],
-            staging: Path):
-    from converter.frontends.tf.freeze import freeze_checkpoint, freeze_saved_model
+def _in_tree(path: str) -> dict:
+    return {"in": "tree", "path": path}
 
-    if location.kind == "saved_model":
-        return freeze_saved_model(tree / location.path, tags=list(tags) or None)
-    if location.kind == "keras":
-        export = staging / "keras_saved_model"
-        keras_to_saved_model(tree / location.path, export)
-        return freeze_saved_model(export)
-    return freeze_checkpoint(tree / location.path, tree / location.checkpoint, list(outputs) or None)
+
+def _in_prepared(path: str) -> dict:
+    return {"in": "prepared", "path": path}
+
+
+def _freeze_detector_checkpoint(tree: Path, location: ModelLocation, outputs: tuple[str, ...]):
+    """An Object Detection API checkpoint frozen to `outputs` by our own reader (no
+    TensorFlow); through TensorFlow only for what the reader cannot handle, said in the log.
+    Returns a FrozenGraph (serialized GraphDef, inputs and outputs by name)."""
+    from converter.frontends.tf.checkpoint import UnsupportedCheckpoint, freeze_checkpoint_graph
+    from converter.frontends.tf.freeze import FrozenGraph, freeze_checkpoint
+
+    meta_graph, prefix = tree / location.path, tree / location.checkpoint
+    try:
+        graph_def, inputs, tensors = freeze_checkpoint_graph(meta_graph, prefix, list(outputs) or None)
+    except UnsupportedCheckpoint as exc:
+        log.warning("%s; freezing it through TensorFlow instead", exc)
+        return freeze_checkpoint(meta_graph, prefix, list(outputs) or None)
+    return FrozenGraph(graph_def.SerializeToString(), inputs, tensors)
 
 
 def keras_to_saved_model(path: Path, folder: Path) -> Path:
@@ -193,11 +227,14 @@ def keras_to_saved_model(path: Path, folder: Path) -> Path:
 
 
 def read_prepared(folder: Path, tree: Path) -> dict:
-    """The description `prepare_model` wrote, with `input_model` resolved to a path."""
+    """The description `prepare_model` wrote, with each of `MODEL_FLAGS` it gives resolved to
+    a path (under `tree` or `folder`)."""
     info = json.loads((Path(folder) / "prepared.json").read_text())
-    where = info["input_model"]
-    base = Path(tree) if where["in"] == "tree" else Path(folder)
-    info["input_model"] = str(base / where["path"])
+    for flag in MODEL_FLAGS:
+        where = info.get(flag)
+        if where is not None:
+            base = Path(tree) if where["in"] == "tree" else Path(folder)
+            info[flag] = str(base / where["path"])
     if info["location"]["pipeline_config"]:
         info["pipeline_config"] = str(Path(tree) / info["location"]["pipeline_config"])
     return info

@@ -20,8 +20,9 @@ from .uptodate import ContentKeys
 
 MANIFEST_VAR = "manifest"
 RUN_LOCK = ".doit.lock"
-# The code whose edits change each stage's output.
-PREPARE_CODE = ("modelzoo/prepare.py", "converter/frontends/tf/freeze.py")
+# The code whose edits change each stage's output (prepare freezes an Object Detection API
+# checkpoint with the TF frontend's reader, falling back to its freeze.py).
+PREPARE_CODE = ("modelzoo/prepare.py", "converter/frontends/tf")
 CONVERTER_CODE = ("converter",)
 VERIFY_CODE = ("modelzoo/verify", "modelzoo/runtime.py", "converter/ir/validator.py")
 # The tasks whose actions may run on another machine (`modelzoo.distributed`): the heavy ones.

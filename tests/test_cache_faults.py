@@ -4,6 +4,7 @@ next run (with space) recovers from."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -37,6 +38,12 @@ def only_file(folder: Path, pattern: str) -> Path:
     return sorted(p for p in folder.rglob(pattern) if p.is_file())[0]
 
 
+def json_record(folder: Path, pattern: str, wanted) -> Path:
+    """The first JSON file matching `pattern` under `folder` whose content `wanted` accepts
+    (entries are named by key, so the sorted order says nothing about which model is first)."""
+    return next(p for p in sorted(folder.rglob(pattern)) if wanted(json.loads(p.read_text())))
+
+
 def test_damaged_entries_of_every_stage_are_detected_and_rebuilt(reference, tmp_path):
     manifest, expected = reference
     copy = tmp_path / "zoo"
@@ -44,9 +51,14 @@ def test_damaged_entries_of_every_stage_are_detected_and_rebuilt(reference, tmp_
     cache = copy / "cache"
     damaged = [only_file(cache / "downloads", "small_cnn_savedmodel.tar.gz"),
                only_file(cache / "unpacked", "tiny_cnn.onnx"),
-               only_file(cache / "prepared", "frozen.pb"),
+               # the SavedModel is converted from its unpacked tree: its prepared entry is
+               # its description alone
+               json_record(cache / "prepared", "prepared.json",
+                           lambda info: info["location"]["kind"] == "saved_model"),
                only_file(cache / "ir", "small-cnn-savedmodel.bin"),
-               only_file(cache / "verify", "verify.json")]
+               # the ONNX model's verdict, whose check reads (and repairs) its unpacked tree
+               json_record(cache / "verify", "verify.json",
+                           lambda report: report["model"] == "tiny-cnn-onnx")]
     for path in damaged:
         flip_byte(path)
     # a fresh checkout with this cache: every action runs and uses the damaged entries

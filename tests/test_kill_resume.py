@@ -2,9 +2,9 @@
 build's and the cache holds no damaged entry.
 
 Each kill point is a task doit announces (`.  convert:...`) plus a delay, so the kill lands in
-that stage; the delays were chosen from a measured run (freezing spends seconds importing
-TensorFlow, unpacking a few milliseconds). For many more kill points, at random times spread
-over a whole measured build:
+that stage; the delays were chosen from a measured run (verifying spends seconds importing
+TensorFlow, unpacking and preparing a few milliseconds). For many more kill points, at random
+times spread over a whole measured build:
 
     KILL_POINTS=50 .venv/bin/pytest tests/test_kill_resume.py
 """
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 STAGE_KILLS = [
     ("download:small-cnn-savedmodel", 0.0),
     ("unpack:small-cnn-savedmodel", 0.0),
-    ("prepare:small-cnn-savedmodel", 1.0),  # importing TensorFlow, then freezing
+    ("prepare:small-cnn-savedmodel", 0.0),  # recording where the SavedModel lies: milliseconds
     ("convert:small-cnn-savedmodel-FP32", 0.05),
     ("verify:small-cnn-savedmodel-FP32", 0.3),  # loading the SavedModel to run it
 ]

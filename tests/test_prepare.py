@@ -1,4 +1,5 @@
-"""prepare: finding the model in an unpacked archive, and freezing what needs it."""
+"""prepare: finding the model in an unpacked archive, and recording how the converter reads it
+(SavedModels and checkpoints where they lie, never frozen through TensorFlow here)."""
 from __future__ import annotations
 
 import tarfile
@@ -75,17 +76,22 @@ def test_an_onnx_model_is_used_in_place_and_paths_stay_relative(tmp_path):
     assert info["input_model"] == str(moved / "m/model.onnx") and info["framework"] == "onnx"
 
 
-def test_saved_model_tags_choose_the_meta_graph_to_freeze(tmp_path):
+def test_saved_model_tags_choose_the_meta_graph_to_convert(tmp_path):
     """A SavedModel with two meta graphs: "serve" computes y, "custom" computes 2y. prepare
-    freezes the one --saved_model_tags names."""
+    points the converter at the folder in the tree, and --saved_model_tags chooses."""
+    import numpy as np
     import tensorflow as tf
 
-    from reference_models import mlp_graph, mlp_weights
+    from converter import convert
+    from modelzoo.runtime import run_openvino
+    from reference_models import mlp_graph, mlp_numpy, mlp_weights
 
     v1 = tf.compat.v1
-    folder = tmp_path / "tree" / "sm"
+    tree = tmp_path / "tree"
+    folder = tree / "sm"
+    weights = mlp_weights()
     with tf.Graph().as_default() as graph:
-        y = mlp_graph(tf, mlp_weights(), variables=True)
+        y = mlp_graph(tf, weights, variables=True)
         x = graph.get_tensor_by_name("x:0")
         doubled = tf.multiply(y, 2.0, name="doubled")
         signature = v1.saved_model.signature_def_utils.predict_signature_def
@@ -97,15 +103,21 @@ def test_saved_model_tags_choose_the_meta_graph_to_freeze(tmp_path):
             builder.add_meta_graph(["custom"], signature_def_map={
                 "serving_default": signature({"x": x}, {"y": doubled})})
             builder.save()
-    location = locate_model(tmp_path / "tree", "x")
-    frozen = {}
-    for tags in ((), ("custom",)):
-        staging = tmp_path / ("-".join(tags) or "default")
-        staging.mkdir()
-        info = prepare_model(tmp_path / "tree", location, (), staging, tags=tags)
-        frozen[tags] = (staging / "frozen.pb").read_bytes()
-        assert list(info["outputs"]) == ["y"]
-    assert b"doubled" in frozen[("custom",)] and b"doubled" not in frozen[()]
+    location = locate_model(tree, "x")
+    staging = tmp_path / "prepared"
+    staging.mkdir()
+    prepare_model(tree, location, (), staging)
+    assert sorted(p.name for p in staging.iterdir()) == ["prepared.json"], "nothing frozen"
+    prepared = read_prepared(staging, tree)
+    assert prepared["saved_model_dir"] == str(folder) and "input_model" not in prepared
+    sample = np.random.default_rng(3).normal(size=(2, 4)).astype(np.float32)
+    expected = mlp_numpy(sample, weights)["y"]
+    for tags, factor in (((), 1.0), (("custom",), 2.0)):
+        xml = convert(None, tmp_path / (",".join(tags) or "default"), "m",
+                      saved_model_dir=prepared["saved_model_dir"],
+                      saved_model_tags=",".join(tags) or None, input_shape="[2,4]")
+        np.testing.assert_allclose(run_openvino(xml, {"x": sample})["y"], factor * expected,
+                                   rtol=1e-5, atol=1e-5)
 
 
 def test_files_inside_a_saved_model_folder_are_part_of_it(tmp_path):
@@ -116,7 +128,7 @@ def test_files_inside_a_saved_model_folder_are_part_of_it(tmp_path):
     assert (location.kind, location.path) == ("saved_model", "export")
 
 
-def test_a_saved_model_archive_written_by_current_tensorflow_is_found_and_frozen(tmp_path):
+def test_a_saved_model_archive_written_by_current_tensorflow_is_found_and_read_in_place(tmp_path):
     import tensorflow as tf
 
     class Scale(tf.Module):
@@ -142,5 +154,18 @@ def test_a_saved_model_archive_written_by_current_tensorflow_is_found_and_frozen
     assert (location.kind, location.path) == ("saved_model", "saved_model")
     staging = tmp_path / "staging"
     staging.mkdir()
-    info = prepare_model(tree, location, (), staging)
-    assert list(info["outputs"]) == ["y"] and (staging / "frozen.pb").stat().st_size > 0
+    prepare_model(tree, location, (), staging)
+    prepared = read_prepared(staging, tree)
+    assert prepared["saved_model_dir"] == str(tree / "saved_model")
+    assert sorted(p.name for p in staging.iterdir()) == ["prepared.json"], "nothing frozen"
+
+
+def test_a_checkpoint_is_converted_where_it_lies(tmp_path):
+    touch(tmp_path, "ck/model.ckpt.meta", "ck/model.ckpt.index", "ck/model.ckpt.data-00000-of-00001")
+    staging = tmp_path / "prepared"
+    staging.mkdir()
+    prepare_model(tmp_path, locate_model(tmp_path, "x"), (), staging)
+    prepared = read_prepared(staging, tmp_path)
+    assert prepared["input_meta_graph"] == str(tmp_path / "ck/model.ckpt.meta")
+    assert prepared["input_checkpoint"] == str(tmp_path / "ck/model.ckpt")
+    assert sorted(p.name for p in staging.iterdir()) == ["prepared.json"], "nothing frozen"

@@ -1,5 +1,6 @@
 """Keras files (.keras, legacy .h5) in an archive: found by `prepare`, saved as a SavedModel,
-frozen, and converted to an IR that computes what the Keras model computes."""
+and converted from it by our SavedModel reader to an IR that computes what the Keras model
+computes."""
 from __future__ import annotations
 
 import numpy as np
@@ -31,7 +32,7 @@ def keras_files(tmp_path_factory):
 
 
 @pytest.mark.parametrize("folder,name", [("a", "model.keras"), ("b", "model.h5")])
-def test_keras_file_is_prepared_and_converted(keras_files, tmp_path, folder, name):
+def test_keras_file_is_prepared_and_converted(keras_files, tmp_path, caplog, folder, name):
     root, image, expected = keras_files
     tree = root / folder
     location = locate_model(tree, "m")
@@ -39,9 +40,11 @@ def test_keras_file_is_prepared_and_converted(keras_files, tmp_path, folder, nam
     staging = tmp_path / "prepared"
     staging.mkdir()
     info = prepare_model(tree, location, (), staging)
-    assert info["input_model"] == {"in": "prepared", "path": "frozen.pb"}
+    assert info["saved_model_dir"] == {"in": "prepared", "path": "saved_model"}
     prepared = read_prepared(staging, tree)
-    xml = convert(prepared["input_model"], tmp_path / "ir", "m")
+    assert (staging / "saved_model" / "saved_model.pb").is_file()
+    xml = convert(None, tmp_path / "ir", "m", saved_model_dir=prepared["saved_model_dir"])
+    assert "through TensorFlow" not in caplog.text, "our reader converts the exported SavedModel"
     outputs = run_openvino(xml, {name: image for name in ("pixels", "pixels:0")})
     results = {id(value): value for value in outputs.values()}
     assert len(results) == 1
