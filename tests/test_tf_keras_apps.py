@@ -1,4 +1,5 @@
-"""Every Keras application, frozen to a GraphDef, converted and run in OpenVINO against TensorFlow.
+"""Every Keras application, frozen to a GraphDef and saved as a SavedModel, converted and run in
+OpenVINO against TensorFlow.
 
 Each model is built with `weights=None` from a fixed seed at the smallest input size its
 architecture accepts, with batch norms given statistics of a calibration batch (fresh Keras
@@ -8,10 +9,18 @@ picture in 0..255, put through the application's own `preprocess_input` (or fed 
 models that carry their own preprocessing layers), and the logits (`classifier_activation=None`)
 are compared, so that a saturated softmax cannot hide an error: FP32 within 1e-4 of the
 output's range, FP16 IR within 1e-2.
+
+Each application is built once and written both ways: the frozen graph, and the SavedModel
+`tf.saved_model.save` writes (with fingerprint.pb), which our own reader must freeze without
+falling back to TensorFlow.
 """
 from __future__ import annotations
 
+import logging
+import shutil
 from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 from xml.etree import ElementTree
 
 import numpy as np
@@ -132,8 +141,23 @@ def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     return float(np.abs(actual - expected).max()) / spread
 
 
-@pytest.mark.parametrize("name", list(APPLICATIONS))
-def test_keras_application(tf, tmp_path, name):
+@dataclass
+class BuiltApplication:
+    """One application as the tests convert it: its frozen graph and its SavedModel on disk,
+    the test image and TensorFlow's logits for it."""
+
+    name: str
+    folder: Path
+    frozen_pb: Path
+    frozen_output: str           # the frozen graph's output tensor (`Identity:0`)
+    saved_model: Path
+    image: np.ndarray
+    expected: np.ndarray
+    convolutions: int            # Conv2D and DepthwiseConv2dNative nodes of the frozen graph
+
+
+def calibrated_application(tf, name: str):
+    """The Keras application `name` built from the seed, its batch norms calibrated."""
     keras = tf.keras
     size, module = APPLICATIONS[name]
     keras.utils.set_random_seed(SEED)
@@ -141,26 +165,95 @@ def test_keras_application(tf, tmp_path, name):
         input_shape=(size, size, 3), weights=None, classes=CLASSES, classifier_activation=None)
     calibration = preprocessed(keras, module, structured_picture(size, SEED + 1, batch=4))
     calibrate_batch_norms(keras, model, calibration, np.random.default_rng(SEED))
+    return model
+
+
+def build_application(tf, name: str, folder: Path) -> BuiltApplication:
+    """Build the application, write it both ways, and run TensorFlow on the test image; the
+    Keras model is dropped before returning (the deep ones hold hundreds of MB)."""
+    keras = tf.keras
+    size, module = APPLICATIONS[name]
+    model = calibrated_application(tf, name)
     graph_def, output_name = frozen_graph(tf, model, size)
-    pb = tmp_path / f"{name}.pb"
+    folder.mkdir(parents=True)
+    pb = folder / f"{name}.pb"
     pb.write_bytes(graph_def.SerializeToString())
+    saved_model = folder / "saved_model"
+    tf.saved_model.save(model, str(saved_model))  # what a user of current TF writes
     image = preprocessed(keras, module, structured_picture(size, SEED))
     expected = np.asarray(model(image, training=False))
     del model
     assert np.isfinite(expected).all() and expected.max() > expected.min(), expected
     keras.backend.clear_session()  # frees the model's graph (and collects garbage)
-    feeds = feeds_for({"input": image})
-    convolutions = convolutions_in_graph(graph_def)
+    return BuiltApplication(name, folder, pb, output_name, saved_model, image, expected,
+                            convolutions_in_graph(graph_def))
+
+
+@pytest.fixture(scope="module")
+def built_applications(tf, tmp_path_factory):
+    """`get(name)`: the application built once for both of its tests (building is the
+    expensive part); only the latest one is kept on disk, as the tests run name by name."""
+    root = tmp_path_factory.mktemp("keras_apps")
+    latest: dict[str, BuiltApplication] = {}
+
+    def get(name: str) -> BuiltApplication:
+        if name not in latest:
+            for previous in latest.values():
+                shutil.rmtree(previous.folder, ignore_errors=True)
+            latest.clear()
+            latest[name] = build_application(tf, name, root / name)
+        return latest[name]
+
+    return get
+
+
+def convert_frozen(app: BuiltApplication, output_dir: Path, precision: str) -> Path:
+    return convert(app.frozen_pb, output_dir, app.name, data_type=precision)
+
+
+def convert_saved_model(app: BuiltApplication, output_dir: Path, precision: str) -> Path:
+    return convert(output_dir=output_dir, model_name=app.name, data_type=precision,
+                   saved_model_dir=str(app.saved_model))
+
+
+# How each source is converted, and the names the IR's input and output then have: the frozen
+# graph's placeholder and output tensor, or the SavedModel's serving signature's names (those
+# `tf.saved_model.save` gives a Keras model's default signature).
+SOURCES = {
+    "frozen": (convert_frozen, "input", lambda app: app.frozen_output),
+    "saved_model": (convert_saved_model, "inputs", lambda app: "output_0"),
+}
+
+
+def tensorflow_fallbacks(records) -> list[str]:
+    """The log lines that say the SavedModel was frozen through TensorFlow, not our reader."""
+    return [r.getMessage() for r in records if "through TensorFlow" in r.getMessage()]
+
+
+# `source` varies fastest, so each application is built once for its two tests.
+@pytest.mark.parametrize("source", list(SOURCES))
+@pytest.mark.parametrize("name", list(APPLICATIONS))
+def test_keras_application(built_applications, tmp_path, caplog, name, source):
+    app = built_applications(name)
+    convert_source, input_name, output_of = SOURCES[source]
+    output_name = output_of(app)
+    feeds = feeds_for({input_name: app.image})
     for precision, tolerance in (("FP32", FP32_TOLERANCE), ("FP16", FP16_TOLERANCE)):
-        xml = convert(pb, tmp_path / precision, name, data_type=precision)
-        actual = run_openvino(xml, feeds)[output_name]
-        assert actual.shape == expected.shape == (1, CLASSES)
-        error = relative_error(actual, expected)
-        assert error <= tolerance, f"{name} {precision}: error {error:.2e} of the output's range"
+        with caplog.at_level(logging.WARNING, logger="converter"):
+            xml = convert_source(app, tmp_path / precision, precision)
+        fallbacks = tensorflow_fallbacks(caplog.records)
+        assert not fallbacks, f"{name} {source}: our reader fell back to TensorFlow: {fallbacks}"
+        outputs = run_openvino(xml, feeds)
+        assert output_name in outputs, f"{name} {source}: no output {output_name}: {sorted(outputs)}"
+        actual = outputs[output_name]
+        assert actual.shape == app.expected.shape == (1, CLASSES)
+        error = relative_error(actual, app.expected)
+        assert error <= tolerance, \
+            f"{name} {source} {precision}: error {error:.2e} of the output's range"
         if precision == "FP32":  # compression to FP16 changes no op
             ops = ir_op_counts(xml)
             # one IR convolution per TF convolution: none decomposed, none lost
-            assert ops["Convolution"] + ops["GroupConvolution"] == convolutions, ops
+            assert ops["Convolution"] + ops["GroupConvolution"] == app.convolutions, ops
             assert ops["Result"] == 1 and ops["Parameter"] == 1, ops
 
 
@@ -186,3 +279,26 @@ def test_erf_and_erfc(tf, tmp_path):
         return [tf.math.erfc(x, name="erfc"), tf.math.erf(x, name="erf")]
 
     check_graph(tf, tmp_path, build, {"x": 2 * random((2, 5), 3)}, atol=1e-6)
+
+
+def test_saved_model_capturing_constants_and_tensors(tf, tmp_path, caplog):
+    """What the EfficientNet and ConvNeXt SavedModels hold, on a small model: constants the
+    serving function captures (a Normalization layer's mean and variance, fed to it from
+    Consts of the main graph) and tensors captured for swish's gradient (`captured_tensor`
+    objects, after the checkpoint's objects in the SavedModel's object graph). Our reader
+    freezes them without TensorFlow."""
+    keras = tf.keras
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((6, 6, 3))
+    y = keras.layers.Normalization(mean=[10.0, 20.0, 30.0], variance=[4.0, 9.0, 16.0])(inputs)
+    y = keras.layers.Conv2D(4, 3, activation="swish")(y)
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(y))
+    tf.saved_model.save(model, str(tmp_path / "saved"))
+    image = structured_picture(6, SEED)
+    with caplog.at_level(logging.WARNING, logger="converter"):
+        xml = convert(output_dir=tmp_path / "ir", model_name="m",
+                      saved_model_dir=str(tmp_path / "saved"))
+    assert not tensorflow_fallbacks(caplog.records)
+    assert ir_op_counts(xml)["Parameter"] == 1  # no captured constant left as an input
+    actual = run_openvino(xml, feeds_for({"inputs": image}))["output_0"]
+    np.testing.assert_allclose(actual, model(image, training=False).numpy(), rtol=1e-5, atol=1e-5)

@@ -254,8 +254,8 @@ def _variable_keys(meta, bundle: TensorBundle | None, folder: Path) -> dict[str,
 def _same_object_ids(checkpoint_graph, objects) -> bool:
     """Whether the checkpoint's objects have the ids the SavedModel's object graph gives them.
     The SavedModel's graph may hold more nodes after the checkpoint's (`captured_tensor`
-    nodes for the constants a function captures, as a Keras EfficientNet's), so the
-    counts alone do not tell; each checkpoint node must have its children under the same
+    nodes: tensors its saved functions capture, such as those of Keras' swish gradient in
+    an EfficientNet), so the counts alone do not tell; each checkpoint node must have its children under the same
     names and ids as the SavedModel node of its id."""
     if len(checkpoint_graph.nodes) > len(objects.nodes):
         return False
