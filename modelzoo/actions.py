@@ -176,9 +176,7 @@ def prepared_entry(cache: Cache, entry: ModelEntry, key: str) -> tuple[Path, Pat
         tree = _unpacked_tree(cache, entry)
         location = locate_model(tree, entry.label, entry.model, entry.framework)
         tree = _checked_tree(cache, entry, asdict(location))
-        options = entry.options()
-        prepare_model(tree, location, model_outputs(options.output, location), staging,
-                      options.saved_model_tags)
+        prepare_model(tree, location, model_outputs(entry.options().output, location), staging)
 
     folder = cache.store_tree("prepared", key, build)
     location = json.loads((folder / "prepared.json").read_text())["location"]

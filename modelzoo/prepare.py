@@ -156,12 +156,11 @@ KERAS_EXPORT = "saved_model"
 FROZEN_DETECTOR = "frozen.pb"
 
 
-def prepare_model(tree: Path, location: ModelLocation, outputs: tuple[str, ...], staging: Path,
-                  tags: tuple[str, ...] = ()) -> dict:
+def prepare_model(tree: Path, location: ModelLocation, outputs: tuple[str, ...], staging: Path) -> dict:
     """Write what conversion needs into `staging`; return the description (also prepared.json).
 
-    `outputs` are what to freeze a detector's checkpoint to (see `model_outputs`); `tags` (mo's
-    --saved_model_tags) are passed to the converter as a flag, not used here. Paths are kept
+    `outputs` are what to freeze a detector's checkpoint to (see `model_outputs`); a
+    SavedModel's tags (mo's --saved_model_tags) reach the converter as its flag. Paths are kept
     relative (to the unpacked tree, or to the prepared folder) so that a cache restored
     elsewhere still resolves."""
     tree = Path(tree)

@@ -5,7 +5,7 @@ with `$dl_dir`, `$conv_dir`, `$config_dir`, `$mo_dir` and `$mo_ext_dir` in them,
 omz_converter substitutes with `string.Template` (`$$` is a dollar sign; an unknown name is an
 error). Here they are substituted with markers and read back:
 - `--input_model`, `--input_meta_graph`, `--saved_model_dir` at `$dl_dir/PATH` become the
-  model's `model` (PATH inside the download folder); the prepare stage freezes what needs it;
+  model's `model` (PATH inside the download folder); the converter reads it where it lies;
 - `--tensorflow_object_detection_api_pipeline_config=$dl_dir/PATH` is checked to lie in the
   download folder; prepare uses the pipeline.config nearest the model, which is that file in
   the Object Detection API's archives;

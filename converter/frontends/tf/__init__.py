@@ -38,10 +38,8 @@ def load(options: ConversionOptions) -> Graph:
     _merge_partitioned_lookups(graph_def, str(options.input_model), options.output)
     if _ssd_requested(options):
         return _convert_ssd(graph_def, options)
-    # A graph frozen from a SavedModel ahead of time (the pipeline's prepare stage) keeps its
-    # signature's output names through `extra["output_aliases"]` (tensor -> signature name).
     try:
-        return translate(graph_def, options, output_aliases=dict(options.extra.get("output_aliases", {})))
+        return translate(graph_def, options)
     except UserInputError as exc:  # unsupported ops, or the export's loops over the batch
         if _looks_like_object_detection_api(graph_def):
             raise UserInputError(f"{exc}\nThis graph is a TF Object Detection API export: give "
