@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from doit.exceptions import TaskFailed
 
-from .cache import Cache, cached_filename
+from .cache import Cache
 from .errors import NO_SPACE_ERRNOS, PipelineError
 from .fsutil import TEMP_SUFFIX, atomic_writer, hash_file, remove_tree
 from .integrity import RECORD, check_tree
