@@ -28,7 +28,8 @@ def outcomes_of(tmp_path: Path, selected: list[str]) -> RunOutcomes:
                         f'[a]\nurl = "a.onnx"\nsha256 = "{SHA}"\n'
                         f'[b]\nurl = "b.onnx"\nsha256 = "{SHA}"\nverify = false\n'
                         f'[c]\nurl = "c.onnx"\nsha256 = "{SHA}"\nskip = "later"\n')
-    return RunOutcomes(types.SimpleNamespace(manifest=load_manifest(manifest)), selected)
+    loaded = load_manifest(manifest)
+    return RunOutcomes(types.SimpleNamespace(manifest=loaded, models=loaded.models), selected)
 
 
 def test_rows_follow_the_tasks_the_run_selected(tmp_path):
