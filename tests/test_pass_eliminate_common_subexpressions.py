@@ -111,3 +111,22 @@ def test_a_dead_branch_is_neither_in_the_graph_nor_in_the_ir(tmp_path):
     xml = write_ir(g, tmp_path / "m.xml")[0]
     text = xml.read_text()
     assert "dead_" not in text and 'name="live"' in text
+
+
+def test_large_constants_merge_by_their_bytes_not_by_a_sample():
+    """Weights of one shape are told apart by sampled bytes first: two equal large constants
+    still merge, and two that differ only between the sampled bytes do not."""
+    values = np.arange(4096, dtype=np.float32)
+    twin = values.copy()
+    near = values.copy()
+    near[1001] += 1  # away from the start, the end and the sampling stride
+    g = Graph()
+    x = g.parameter("x", (4096,), "f32")
+    outputs = [g.op("Add", x, g.const(v), auto_broadcast="numpy") for v in (values, twin, near)]
+    for index, output in enumerate(outputs):
+        g.result(output, f"y{index}")
+    assert cse._sample(values) == cse._sample(near)  # the case this test is about
+    cse.run(g)
+    assert op_counts(g)["Const"] == 2
+    adds = [n for n in g.nodes() if n.op == "Add"]
+    assert len({id(a.inputs[1].node) for a in adds}) == 2

@@ -85,6 +85,9 @@ def test_a_shard_matrix_then_one_build_that_converts_nothing(tmp_path, local_zoo
             if (manifest.parent / "ir").is_dir() else set()
         expected = {e.name for e in select_shard(load_manifest(manifest).models, f"{k}/3", manifest)}
         assert built[k] == expected
+        summarized = {line.split()[0] for line in run.out.splitlines()
+                      if line.startswith("  ") and line.split()[0] in NAMES}
+        assert summarized == expected  # the summary's rows: this shard's models only
     assert set().union(*built.values()) == set(NAMES)
     assert sum(len(v) for v in built.values()) == len(NAMES)  # disjoint
 

@@ -68,14 +68,28 @@ def _constant_key(node: Node, digests: dict[int, bytes]) -> Hashable | None:
 
 
 def _digests_of_repeated_constants(graph: Graph) -> dict[int, bytes]:
-    """id(Const) -> digest of its bytes, for the Consts whose type and shape another Const
-    shares (only those can have a twin: the others are not read at all)."""
-    by_shape: dict[Hashable, list[Node]] = {}
+    """id(Const) -> digest of its bytes, for the Consts that may have a twin: another Const of
+    the same type and shape whose sampled bytes are the same too (the others are not hashed at
+    all: a network's weights of one shape, as a ResNet's repeated blocks have, differ in their
+    first bytes already, and hashing them all would read every weight)."""
+    by_sample: dict[Hashable, list[Node]] = {}
     for node in graph.nodes():
         if node.op == "Const":
-            by_shape.setdefault(_type_and_shape(node), []).append(node)
+            by_sample.setdefault((_type_and_shape(node), _sample(node.value)), []).append(node)
     return {id(node): _digest(node.value)
-            for group in by_shape.values() if len(group) > 1 for node in group}
+            for group in by_sample.values() if len(group) > 1 for node in group}
+
+
+SAMPLE_BYTES = 64
+
+
+def _sample(value: np.ndarray) -> bytes:
+    """A few bytes from the start, the end and evenly across the value: equal for equal values."""
+    if value.nbytes <= 4 * SAMPLE_BYTES:
+        return _flat_bytes(value).tobytes()
+    raw = _flat_bytes(value)
+    step = max(1, raw.size // SAMPLE_BYTES)
+    return raw[:SAMPLE_BYTES].tobytes() + raw[-SAMPLE_BYTES:].tobytes() + raw[::step].tobytes()
 
 
 def _flat_bytes(value: np.ndarray) -> np.ndarray:
