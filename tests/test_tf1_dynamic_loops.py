@@ -9,7 +9,6 @@ compared with TensorFlow running the same frozen graph. The same loop with a sta
 is still unrolled, and a frame a Loop cannot express is refused naming the frame and why."""
 from __future__ import annotations
 
-import contextlib
 import re
 from collections import Counter
 
@@ -19,23 +18,13 @@ import pytest
 from converter import convert
 from converter.errors import UserInputError
 from modelzoo.runtime import run_openvino, run_tf_graph
+from tf_support import v1_control_flow
 
 FEATURES, UNITS, BATCH = 4, 3, 2
 LENGTHS = (3, 8)
 TOLERANCE = 1e-4  # of each output's range
 
 
-@contextlib.contextmanager
-def v1_control_flow():
-    """Build TF1 control flow (as graphs of 2016-2019 hold it), then restore the setting."""
-    from tensorflow.python.ops import control_flow_util
-
-    saved = control_flow_util.ENABLE_CONTROL_FLOW_V2
-    control_flow_util.ENABLE_CONTROL_FLOW_V2 = False
-    try:
-        yield
-    finally:
-        control_flow_util.ENABLE_CONTROL_FLOW_V2 = saved
 
 
 def frozen_v1(tf, build) -> tuple[bytes, list[str]]:

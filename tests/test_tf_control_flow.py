@@ -5,7 +5,6 @@ function library). Each graph is converted, run in OpenVINO and compared with Te
 IR keeps no loop, no list and no untaken branch."""
 from __future__ import annotations
 
-import contextlib
 import re
 from collections import Counter
 
@@ -14,20 +13,9 @@ import pytest
 
 from converter import convert
 from modelzoo.runtime import run_openvino
-from tf_support import compare, graph_def_of, placeholder, random
+from tf_support import compare, graph_def_of, placeholder, random, v1_control_flow
 
 
-@contextlib.contextmanager
-def v1_control_flow():
-    """Build TF1 control flow (as graphs of 2016-2019 hold it), then restore the setting."""
-    from tensorflow.python.ops import control_flow_util
-
-    saved = control_flow_util.ENABLE_CONTROL_FLOW_V2
-    control_flow_util.ENABLE_CONTROL_FLOW_V2 = False
-    try:
-        yield
-    finally:
-        control_flow_util.ENABLE_CONTROL_FLOW_V2 = saved
 
 
 def ir_ops(xml) -> Counter:

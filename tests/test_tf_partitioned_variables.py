@@ -12,7 +12,6 @@ checkpoint (`--input_meta_graph`/`--input_checkpoint`) and from a SavedModel wri
 TensorFlow."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 
 from converter.frontends.tf.checkpoint import TensorBundle, freeze_checkpoint_graph, slice_key
 from modelzoo.runtime import run_openvino
-from tf_support import feeds_for
+from tf_support import convert_without_tensorflow, feeds_for
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS, WIDTH, FEATURES = 150, 8, 5  # 150 rows: slice starts above 63 take two key bytes
@@ -40,35 +39,7 @@ CASES = [
      True, "div"),
 ]
 
-# Run in a fresh interpreter where TensorFlow cannot be imported (a fallback fails the
-# conversion); convert each job (output folder -> converter flags), report the IR or the
-# failure, and the log.
-_CONVERT_WITHOUT_TENSORFLOW = """
-import importlib.abc, json, logging, sys
 
-class NoTensorFlow(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "tensorflow" or name.startswith("tensorflow."):
-            raise ImportError("tensorflow is blocked in this test")
-        return None
-
-sys.meta_path.insert(0, NoTensorFlow())
-records = []
-handler = logging.Handler()
-handler.emit = lambda record: records.append(record.getMessage())
-logging.getLogger().addHandler(handler)
-logging.getLogger().setLevel(logging.INFO)
-from converter import convert
-report = {}
-for output, flags in json.loads(sys.argv[1]).items():
-    del records[:]
-    try:
-        xml = str(convert(output_dir=output, model_name="m", **flags))
-    except Exception as exc:
-        xml = "failed: " + str(exc)
-    report[output] = {"xml": xml, "log": list(records)}
-print(json.dumps(report))
-"""
 
 
 def feeds() -> dict[str, np.ndarray]:
@@ -129,11 +100,7 @@ def converted(models, tmp_path_factory):
                             ("saved_model", {"saved_model_dir": str(model["saved_model"])})]:
             output = str(out / f"{name}_{kind}")
             jobs[output], keys[output] = flags, (name, kind)
-    result = subprocess.run([sys.executable, "-c", _CONVERT_WITHOUT_TENSORFLOW,
-                             json.dumps(jobs)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    reports = json.loads(result.stdout.strip().splitlines()[-1])
+    reports = convert_without_tensorflow(jobs)
     return {keys[output]: report for output, report in reports.items()}
 
 

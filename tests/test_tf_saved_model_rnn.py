@@ -8,9 +8,6 @@ tensorflow` fails, so a fallback could not go unnoticed; the log is checked too.
 compared with the Keras models themselves (FP32, within 1e-4 of each output's range)."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +16,8 @@ import pytest
 from converter import convert
 from converter.frontends.tf.saved_model import UnsupportedSavedModel, read_saved_model
 from modelzoo.runtime import run_openvino
+from tf_support import convert_without_tensorflow
 
-ROOT = Path(__file__).resolve().parents[1]
 STEPS, FEATURES, UNITS = 5, 4, 3
 TOLERANCE = 1e-4
 
@@ -34,34 +31,7 @@ LAYERS = [
 ]
 EXPORTS = ["saved_model_save", "model_export"]
 
-# Run in a fresh interpreter: TensorFlow cannot be imported there (a fallback fails the
-# conversion); convert each folder and report the IR (or the failure) and the log.
-_CONVERT_WITHOUT_TENSORFLOW = """
-import importlib.abc, json, logging, sys
 
-class NoTensorFlow(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "tensorflow" or name.startswith("tensorflow."):
-            raise ImportError("tensorflow is blocked in this test")
-        return None
-
-sys.meta_path.insert(0, NoTensorFlow())
-records = []
-handler = logging.Handler()
-handler.emit = lambda record: records.append(record.getMessage())
-logging.getLogger().addHandler(handler)
-logging.getLogger().setLevel(logging.INFO)
-from converter import convert
-report = {}
-for folder, output in json.loads(sys.argv[1]).items():
-    del records[:]
-    try:
-        xml = str(convert(output_dir=output, model_name="m", saved_model_dir=folder))
-    except Exception as exc:
-        xml = "failed: " + str(exc)
-    report[folder] = {"xml": xml, "log": list(records)}
-print(json.dumps(report))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +55,9 @@ def models(tf, tmp_path_factory):
 def converted(models, tmp_path_factory):
     """Every model converted in one interpreter that cannot import TensorFlow."""
     out = tmp_path_factory.mktemp("rnn_ir")
-    jobs = {str(folder): str(out / folder.name) for folder, _ in models.values()}
-    result = subprocess.run([sys.executable, "-c", _CONVERT_WITHOUT_TENSORFLOW, json.dumps(jobs)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    jobs = {str(out / folder.name): {"saved_model_dir": str(folder)} for folder, _ in models.values()}
+    reports = convert_without_tensorflow(jobs)
+    return {jobs[output]["saved_model_dir"]: report for output, report in reports.items()}
 
 
 @pytest.mark.parametrize("export", EXPORTS)

@@ -9,10 +9,7 @@ serving signature (FP32, within 1e-4 of the output's range). The models are thos
 tests/test_tf_sequence_models.py freezes, with its sizes and inputs."""
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -21,10 +18,9 @@ import pytest
 
 from converter.frontends.tf.saved_model import read_saved_model
 from modelzoo.runtime import run_openvino
-from test_tf_saved_model_rnn import _CONVERT_WITHOUT_TENSORFLOW
 from test_tf_sequence_models import FEATURES, STEPS, UNITS, padded_ids, sequence
+from tf_support import convert_without_tensorflow
 
-ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 1e-4
 EXPORTS = ["saved_model_save", "model_export"]
 
@@ -111,11 +107,9 @@ def models(tf, tmp_path_factory):
 def converted(models, tmp_path_factory):
     """Every SavedModel converted in one interpreter that cannot import TensorFlow."""
     out = tmp_path_factory.mktemp("sequence_ir")
-    jobs = {str(folder): str(out / folder.name) for folder in models.values()}
-    result = subprocess.run([sys.executable, "-c", _CONVERT_WITHOUT_TENSORFLOW, json.dumps(jobs)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    jobs = {str(out / folder.name): {"saved_model_dir": str(folder)} for folder in models.values()}
+    reports = convert_without_tensorflow(jobs)
+    return {jobs[output]["saved_model_dir"]: report for output, report in reports.items()}
 
 
 def run_saved_model(tf, folder: Path, x: np.ndarray) -> np.ndarray:

@@ -2,6 +2,10 @@
 GraphDef, run both and compare. TensorFlow is imported by the callers' module fixtures."""
 from __future__ import annotations
 
+import contextlib
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -63,3 +67,57 @@ def placeholder(tf, shape, name: str = "x", dtype=None):
 def const(tf, shape, seed: int = 1):
     """A seeded random float32 constant of `shape`."""
     return tf.constant(random(shape, seed))
+
+
+@contextlib.contextmanager
+def v1_control_flow():
+    """Build TF1 control flow (as graphs of 2016-2019 hold it), then restore the setting."""
+    from tensorflow.python.ops import control_flow_util
+
+    saved = control_flow_util.ENABLE_CONTROL_FLOW_V2
+    control_flow_util.ENABLE_CONTROL_FLOW_V2 = False
+    try:
+        yield
+    finally:
+        control_flow_util.ENABLE_CONTROL_FLOW_V2 = saved
+
+
+PROJECT = Path(__file__).resolve().parents[1]
+# Run in a fresh interpreter where TensorFlow cannot be imported (so a fallback to it fails the
+# conversion); convert each job (output folder -> converter flags), report the IR or the
+# failure, and the log.
+_CONVERT_WITHOUT_TENSORFLOW = """
+import importlib.abc, json, logging, sys
+
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ImportError("tensorflow is blocked in this test")
+        return None
+
+sys.meta_path.insert(0, NoTensorFlow())
+records = []
+handler = logging.Handler()
+handler.emit = lambda record: records.append(record.getMessage())
+logging.getLogger().addHandler(handler)
+logging.getLogger().setLevel(logging.INFO)
+from converter import convert
+report = {}
+for output, flags in json.loads(sys.argv[1]).items():
+    del records[:]
+    try:
+        xml = str(convert(output_dir=output, model_name="m", **flags))
+    except Exception as exc:
+        xml = "failed: " + str(exc)
+    report[output] = {"xml": xml, "log": list(records)}
+print(json.dumps(report))
+"""
+
+
+def convert_without_tensorflow(jobs: dict[str, dict]) -> dict[str, dict]:
+    """Convert every job (output folder -> converter flags) in one interpreter that cannot
+    import TensorFlow; per output folder: {"xml": the IR, or "failed: why", "log": lines}."""
+    result = subprocess.run([sys.executable, "-c", _CONVERT_WITHOUT_TENSORFLOW, json.dumps(jobs)],
+                            cwd=PROJECT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
