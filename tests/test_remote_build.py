@@ -248,8 +248,8 @@ def test_remote_cache_in_the_manifest_is_checked(tmp_path, local_zoo):
     manifest.write_text(text.replace("[defaults]\n", "[defaults]\nremote_cache = 42\n"))
     run = run_doit("list", manifest=manifest)
     assert run.code != 0 and "'remote_cache'" in run.err and "expected a URL" in run.err
-    manifest.write_text(text.replace("[defaults]\n", '[defaults]\nremote_cache = "../shared"\n'))
-    assert load_manifest(manifest).remote_cache == (tmp_path / "shared").resolve().as_uri()
+    manifest.write_text(text.replace("[defaults]\n", '[defaults]\nremote_cache = "../remote-store"\n'))
+    assert load_manifest(manifest).remote_cache == (tmp_path / "remote-store").resolve().as_uri()
     assert "Traceback" not in run.err
 
 

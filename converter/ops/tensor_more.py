@@ -197,6 +197,12 @@ def _block_inputs(node) -> tuple[list[int], list[int], list[int]] | None:
     return None if any(v is None for v in values) else tuple(values)
 
 
+def _rank_only(data) -> list:
+    """What is known of the output when the data's shape or the block amounts are not: the
+    data's rank at most."""
+    return [(None if data.shape is None else (-1,) * len(data.shape), data.element_type)]
+
+
 @register
 class SpaceToBatch(OpSpec):
     """SpaceToBatch-2: data padded by pads_begin/pads_end, then every axis i split into blocks
@@ -207,10 +213,9 @@ class SpaceToBatch(OpSpec):
 
     @staticmethod
     def infer(node):
-        data = node.inputs[0]
-        blocks = _block_inputs(node)
+        data, blocks = node.inputs[0], _block_inputs(node)
         if data.shape is None or blocks is None:
-            return [(None if data.shape is None else (-1,) * len(data.shape), data.element_type)]
+            return _rank_only(data)
         block, begin, end = blocks
         total = int(np.prod(block))
         shape = [-1 if data.shape[0] == -1 else data.shape[0] * total]
@@ -246,10 +251,9 @@ class BatchToSpace(OpSpec):
 
     @staticmethod
     def infer(node):
-        data = node.inputs[0]
-        blocks = _block_inputs(node)
+        data, blocks = node.inputs[0], _block_inputs(node)
         if data.shape is None or blocks is None:
-            return [(None if data.shape is None else (-1,) * len(data.shape), data.element_type)]
+            return _rank_only(data)
         block, begin, end = blocks
         total = int(np.prod(block))
         if data.shape[0] != -1 and data.shape[0] % total:

@@ -1,10 +1,29 @@
-"""What several passes share: sweeping until nothing more rewrites, and reading a constant
-that holds one number."""
+"""What several passes share: one sweep replacing nodes, sweeping until nothing more
+rewrites, whether a node has a single reader, and reading a constant that holds one number."""
 from __future__ import annotations
 
 from typing import Callable
 
-from ..graph import Graph, Output
+from ..graph import Graph, Node, Output
+
+
+def replace_each(graph: Graph, rewrite: Callable[[Node], Output | None]) -> int:
+    """One topological sweep: every node for which `rewrite(node)` gives an output is
+    replaced by it (its readers read that output from then on); how many were replaced."""
+    sweep = graph.sweep()
+    rewrites = 0
+    for node in sweep:
+        replacement = rewrite(node)
+        if replacement is not None:
+            sweep.replace(node.output(), replacement)
+            rewrites += 1
+    return rewrites
+
+
+def single_reader(node: Node, uses: dict[int, list]) -> bool:
+    """Whether exactly one input reads `node` (`uses` from `Graph.consumers()`): only then can
+    a rewrite fold it into its reader without changing what another reads."""
+    return len(uses.get(id(node), [])) == 1
 
 
 def until_stable(graph: Graph, sweep: Callable[[Graph], int]) -> int:

@@ -13,6 +13,7 @@ already absorbed its own inner ones, so one sweep flattens any depth.
 from __future__ import annotations
 
 from ..graph import Graph, Node, Output
+from ._sweeps import single_reader
 
 
 def run(graph: Graph, options=None) -> int:
@@ -41,5 +42,5 @@ def _axis(node: Node) -> int | None:
 
 def _absorbable(source: Output, axis: int, uses: dict[int, list]) -> bool:
     inner = source.node
-    return (inner.op == "Concat" and len(uses.get(id(inner), [])) == 1
+    return (inner.op == "Concat" and single_reader(inner, uses)
             and _axis(inner) == axis)

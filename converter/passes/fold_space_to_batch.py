@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Graph, Node, Output
+from ._sweeps import single_reader
 
 CONVOLUTIONS = ("Convolution", "GroupConvolution")
 
@@ -66,7 +67,7 @@ def _cancelled(source: Output, order: list[int] | None) -> Output | None:
 
 
 def _only_use(output: Output, uses: dict) -> bool:
-    return len(uses.get(id(output.node), [])) == 1 and len(output.node.outputs) == 1
+    return single_reader(output.node, uses) and len(output.node.outputs) == 1
 
 
 def _skip_transpose(output: Output, uses: dict) -> tuple[Output, list[int] | None]:

@@ -17,32 +17,21 @@ import numpy as np
 
 from ..graph import Graph, Node, Output
 from ._fusing import FusingGuard, fusing_guard
+from ._sweeps import replace_each, single_reader
 from .fuse_linear_into_conv import channel_vector
 
 
 def run(graph: Graph, options=None) -> int:
     guard = fusing_guard(options)
     uses = graph.consumers()
-    sweep = graph.sweep()
-    rewrites = 0
-    for node in sweep:
-        if node.op != "Concat" or node.outputs[0].shape is None:
-            continue
-        fused = _fuse(graph, node, uses, guard)
-        if fused is not None:
-            sweep.replace(node.output(), fused)
-            rewrites += 1
-    return rewrites
-
-
-def _single_reader(node: Node, uses: dict[int, list]) -> bool:
-    return len(uses.get(id(node), [])) == 1
+    return replace_each(graph, lambda node: _fuse(graph, node, uses, guard)
+                        if node.op == "Concat" and node.outputs[0].shape is not None else None)
 
 
 def _branch(output: Output, uses: dict[int, list]) -> tuple[Node, np.ndarray | None] | None:
     """(the Convolution, its per-channel bias or None) a Concat input comes from."""
     node = output.node
-    if not _single_reader(node, uses):
+    if not single_reader(node, uses):
         return None
     bias = None
     if node.op == "Add" and output.shape is not None:
@@ -53,7 +42,7 @@ def _branch(output: Output, uses: dict[int, list]) -> tuple[Node, np.ndarray | N
         if bias is None or data.shape != output.shape:
             return None
         node = data.node
-        if not _single_reader(node, uses):
+        if not single_reader(node, uses):
             return None
         bias = np.broadcast_to(bias, (output.shape[1],))
     if node.op != "Convolution" or node.inputs[1].value is None:

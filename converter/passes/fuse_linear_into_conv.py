@@ -18,7 +18,7 @@ import numpy as np
 
 from ..graph import Graph, Node, Output
 from ._fusing import FusingGuard, fusing_guard
-from ._sweeps import until_stable
+from ._sweeps import single_reader, until_stable
 from ._weights import scaled_weights
 
 CONVOLUTIONS = ("Convolution", "GroupConvolution")
@@ -62,7 +62,7 @@ def _fuse_sweep(graph: Graph, guard: FusingGuard) -> int:
             continue
         inner_out, outer_const = operands
         inner = inner_out.node
-        if len(uses.get(id(inner), [])) != 1 or inner_out.shape != node.outputs[0].shape:
+        if not single_reader(inner, uses) or inner_out.shape != node.outputs[0].shape:
             continue
         rank = len(node.outputs[0].shape)
         if rank < 2 or channel_vector(outer_const, rank) is None:

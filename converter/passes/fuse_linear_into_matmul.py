@@ -27,7 +27,7 @@ import numpy as np
 
 from ..graph import Graph, Node, Output
 from ._fusing import FusingGuard, fusing_guard
-from ._sweeps import until_stable
+from ._sweeps import replace_each, single_reader, until_stable
 from ._weights import scaled_weights
 
 LINEAR = ("Add", "Subtract", "Multiply", "Divide")
@@ -77,19 +77,11 @@ def _vector(affine: tuple[str, Output, Output, bool], rank: int) -> np.ndarray |
 
 def _fuse_sweep(graph: Graph, guard: FusingGuard) -> int:
     uses = graph.consumers()
-    sweep = graph.sweep()
-    rewrites = 0
-    for node in sweep:
-        fold = _fold_input_scale if node.op in ("Convolution", "MatMul") else _fold_after_matmul
-        fused = fold(graph, node, uses, guard)
-        if fused is not None:
-            sweep.replace(node.output(), fused)
-            rewrites += 1
-    return rewrites
 
-
-def _only_reader(node: Node, uses: dict[int, list]) -> bool:
-    return len(uses.get(id(node), [])) == 1
+    def fold(node: Node) -> Output | None:
+        fold_one = _fold_input_scale if node.op in ("Convolution", "MatMul") else _fold_after_matmul
+        return fold_one(graph, node, uses, guard)
+    return replace_each(graph, fold)
 
 
 def _fold_after_matmul(graph: Graph, node: Node, uses: dict[int, list],
@@ -102,7 +94,7 @@ def _fold_after_matmul(graph: Graph, node: Node, uses: dict[int, list],
         return None
     kind, inner_out, _, _ = affine
     inner = inner_out.node
-    if not _only_reader(inner, uses) or inner_out.shape != shape:
+    if not single_reader(inner, uses) or inner_out.shape != shape:
         return None
     outer = _vector(affine, len(shape))
     if outer is None:
@@ -144,7 +136,7 @@ def _chain_to_matmul(output: Output, uses: dict[int, list]) -> list[Node] | None
         if node.op == "MatMul":
             return chain if _constant_weights(node) is not None else None
         affine = as_affine(node)
-        if affine is None or not _only_reader(node, uses):
+        if affine is None or not single_reader(node, uses):
             return None
         output = affine[1]
 
@@ -180,7 +172,7 @@ def _fold_input_scale(graph: Graph, node: Node, uses: dict[int, list],
     data = node.inputs[0]
     multiply = data.node
     affine = as_affine(multiply)
-    if affine is None or affine[0] != "Multiply" or not _only_reader(multiply, uses):
+    if affine is None or affine[0] != "Multiply" or not single_reader(multiply, uses):
         return None
     x = affine[1]
     if x.shape is None or x.shape != data.shape or len(x.shape) < 2:

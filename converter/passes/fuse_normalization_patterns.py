@@ -25,22 +25,15 @@ import numpy as np
 
 from ..graph import Graph, Node, Output
 from ._fusing import FusingGuard, fusing_guard
-from ._sweeps import scalar
+from ._sweeps import replace_each, scalar
 
 
 def run(graph: Graph, options=None) -> int:
     guard = fusing_guard(options)
     uses = graph.consumers()
-    sweep = graph.sweep()
-    rewrites = 0
-    for node in sweep:
-        if not node.outputs or node.outputs[0].element_type not in ("f32", "f16", "f64"):
-            continue
-        fused = _Match(graph, uses, guard).fuse(node)
-        if fused is not None:
-            sweep.replace(node.output(), fused)
-            rewrites += 1
-    return rewrites
+    return replace_each(graph, lambda node: _Match(graph, uses, guard).fuse(node)
+                        if node.outputs and node.outputs[0].element_type in ("f32", "f16", "f64")
+                        else None)
 
 
 class _Match:

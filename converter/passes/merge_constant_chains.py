@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..graph import Graph, Node, Output
+from ._sweeps import single_reader
 from ._fusing import FusingGuard, fusing_guard
 from .remove_noop_nodes import broadcasts_into, would_merge_model_tensors
 
@@ -55,7 +56,7 @@ def _merge_sweep(graph: Graph, guard: FusingGuard) -> int:
             continue
         inner_node = outer.variable.node
         inner = as_linear(inner_node)
-        if inner is None or len(readers.get(id(inner_node), [])) != 1:
+        if inner is None or not single_reader(inner_node, readers):
             continue
         if not guard.allows(inner_node, node):
             continue

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Graph, Node, Output
+from ._sweeps import single_reader
 from .transpose_sinking import BINARY, UNARY, order_of
 
 
@@ -43,7 +44,7 @@ def _chain_from_input(source: Output, uses: dict[int, list]) -> list[Node] | Non
     chain = []
     while source.node.op != "Parameter":
         node = source.node
-        if len(uses.get(id(node), [])) != 1 or _data_input(node) is None:
+        if not single_reader(node, uses) or _data_input(node) is None:
             return None
         chain.append(node)
         source = node.inputs[_data_input(node)]

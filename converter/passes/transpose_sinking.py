@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Graph, Node, Output
+from ._sweeps import replace_each
 
 UNARY = {"ReLU", "Clamp", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Negative", "Floor",
          "Ceiling", "Elu", "Convert", "HSwish", "HSigmoid", "Swish", "Erf", "Gelu", "SoftPlus",
@@ -32,14 +33,7 @@ REDUCE = {"ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceProd", "Re
 def run(graph: Graph, options=None) -> int:
     """One topological sweep: each node absorbs the Transposes feeding it and passes them on,
     so a Transpose travels down a whole chain of commuting ops in a single pass."""
-    rewrites = 0
-    sweep = graph.sweep()
-    for node in sweep:
-        moved = _sink_into(graph, node)
-        if moved is not None:
-            sweep.replace(node.output(), moved)
-            rewrites += 1
-    return rewrites
+    return replace_each(graph, lambda node: _sink_into(graph, node))
 
 
 def order_of(output: Output) -> list[int] | None:

@@ -41,7 +41,7 @@ from typing import Callable
 from ...errors import NodeRef, UserInputError
 from ...graph import Graph, Output
 from ..common import constant_value
-from .graph_def import input_node_name, split_tensor_name
+from .graph_def import input_node_name, post_order, split_tensor_name
 
 MAX_ITERATIONS = 10_000  # a loop running longer is refused rather than unrolled
 LOOP_OPS = frozenset({"Enter", "Exit", "NextIteration", "LoopCond", "RefEnter", "RefExit",
@@ -197,32 +197,18 @@ class Translator:
     def _order(self, roots: list[str], scope: Scope) -> list:
         """The nodes `roots` need that `scope` lacks, inputs before consumers. A loop's Exit
         depends on what the loop reads from outside, not on its body."""
-        order, done, walking = [], set(), set()
-        stack = [(name, False) for name in reversed(roots)]
-        while stack:
-            name, expanded = stack.pop()
-            if name in done:
-                continue
-            if expanded:
-                done.add(name)
-                order.append(self.nodes[name])
-                continue
+        def sources(name: str) -> list[str] | None:
             if name in scope:
-                done.add(name)
-                continue
-            if name in walking:
-                raise UserInputError(f"node {name!r} depends on itself outside a while loop "
-                                     f"this converter recognizes")
+                return None
             node = self.nodes.get(name)
             if node is None:
                 raise UserInputError(f"a node reads {name!r}, which is not in the graph")
-            walking.add(name)
-            stack.append((name, True))
-            for ref in reversed(self._dependencies(node)):
-                source = input_node_name(ref)
-                if source not in done:
-                    stack.append((source, False))
-        return order
+            return [input_node_name(ref) for ref in self._dependencies(node)]
+
+        def refuse(name: str) -> None:
+            raise UserInputError(f"node {name!r} depends on itself outside a while loop "
+                                 f"this converter recognizes")
+        return [self.nodes[name] for name in post_order(roots, sources, refuse)]
 
     # -- translation ------------------------------------------------------------------------
     def _translate(self, node, scope: Scope) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 from google.protobuf import message, text_format
 
@@ -85,6 +85,41 @@ def split_tensor_name(name: str) -> tuple[str, int]:
 def input_node_name(ref: str) -> str:
     """The node an input reference (`x`, `x:1` or the control input `^x`) points at."""
     return split_tensor_name(ref.lstrip("^"))[0]
+
+
+def post_order(roots: list[str], inputs_of: Callable[[str], list[str] | None],
+               on_cycle: Callable[[str], None] | None = None) -> list[str]:
+    """The names `roots` reach through `inputs_of`, inputs before consumers (an iterative
+    walk: graphs are deeper than Python's recursion limit).
+
+    `inputs_of(name)` gives the names a node reads, or None for a name to leave out (one
+    already at hand). A name met again while its own inputs are being walked closes a cycle
+    (a TF1 loop's back edge): `on_cycle(name)` may refuse it by raising, else it is not
+    walked twice."""
+    order: list[str] = []
+    done: set[str] = set()
+    walking: set[str] = set()
+    stack = [(name, False) for name in reversed(roots)]
+    while stack:
+        name, expanded = stack.pop()
+        if name in done:
+            continue
+        if expanded:
+            done.add(name)
+            order.append(name)
+            continue
+        if name in walking:
+            if on_cycle is not None:
+                on_cycle(name)
+            continue
+        inputs = inputs_of(name)
+        if inputs is None:
+            done.add(name)
+            continue
+        walking.add(name)
+        stack.append((name, True))
+        stack.extend((source, False) for source in reversed(inputs) if source not in done)
+    return order
 
 
 def find_sinks(nodes: Iterable) -> list[str]:

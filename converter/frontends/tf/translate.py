@@ -9,7 +9,7 @@ from ..common import input_overrides
 from .context import TFNodeContext
 from .control_flow import DEAD, FUNCTIONAL_OPS, LOOP_OPS, Scope, Translator, find_frames
 from .functions import CALL_OPS, function_library
-from .graph_def import BOOKKEEPING_OPS, find_sinks, input_node_name, split_tensor_name
+from .graph_def import BOOKKEEPING_OPS, find_sinks, input_node_name, post_order, split_tensor_name
 from .handlers import registry
 from .input_names import resolve_input_names
 from .handlers.basic import model_input
@@ -172,31 +172,19 @@ def _needed_nodes(nodes: dict, roots: list[str], cuts: set[str]) -> list:
     missing = [name for name in roots if name not in nodes]
     if missing:
         raise UserInputError(f"output(s) {', '.join(missing)} name no node of the graph")
-    order, done, walking = [], set(), set()
-    stack = [(name, False) for name in reversed(roots)]
-    while stack:
-        name, expanded = stack.pop()
-        if name in done:
-            continue
-        if expanded:
-            done.add(name)
-            order.append(nodes[name])
-            continue
-        if name in walking:
-            continue
-        walking.add(name)
-        stack.append((name, True))
+
+    def data_inputs(name: str) -> list[str]:
         if name in cuts:
-            continue
-        for ref in reversed(nodes[name].input):
-            source = input_node_name(ref)
+            return []
+        sources = []
+        for ref in nodes[name].input:
             if ref.startswith("^"):
                 continue
-            if source not in nodes:
+            if input_node_name(ref) not in nodes:
                 raise UserInputError(f"node {name!r} reads {ref!r}, which is not in the graph")
-            if source not in done:
-                stack.append((source, False))
-    return order
+            sources.append(input_node_name(ref))
+        return sources
+    return [nodes[name] for name in post_order(roots, data_inputs)]
 
 
 def _declared_shape(node) -> tuple[int, ...] | None:
