@@ -1,10 +1,13 @@
 """The doit tasks of a manifest: download -> unpack -> prepare -> convert -> verify, per model.
 
 `dodo.py` only forwards to `ZooTasks`. Every task is keyed so that doit's own up-to-date check
-(file_dep + the task's content key, see `modelzoo.uptodate`) skips what has not changed, and every action
-first looks in the content-addressed cache, so a build with a fresh `.doit.db` (or a fresh
-checkout with the old `cache/`) restores outputs instead of rebuilding them. Nothing here
-imports numpy, onnx or TensorFlow: the actions do, and only when they have real work.
+(the task's content key, see `modelzoo.uptodate`, and for convert and verify their output files)
+skips what has not changed, and every action first looks in the content-addressed cache (and the
+remote cache behind it), so a build with a fresh `.doit.db` (or a fresh checkout with the old
+`cache/`) restores outputs instead of rebuilding them; the download, unpack and prepare actions
+do nothing when their model's IR and verdicts are cached already. `shard=K/N` keeps a
+deterministic part of the models. Nothing here imports numpy, onnx, TensorFlow or fsspec: the
+actions do, and only when they have real work.
 """
 from __future__ import annotations
 
